@@ -1,0 +1,167 @@
+"""The leaky rate network as pure functions of its parameters: one step, and unrolls over time.
+
+Equation (DESIGN.md §4), Euler-discretised with α = dt/τ::
+
+    x[t+1] = (1 − α) x[t] + α (W φ(x[t]) + U u[t] + b) + σ √α ξ[t],     ξ[t] ~ N(0, I)
+    y[t]   = V φ(x[t+1])                                                (t = 0 … T−1)
+
+so the output at time t is read from the state that has just taken in u[t].
+
+Shapes (ensemble layout; a single network is an ensemble of one, E = 1):
+    W [E, N, N], U [E, N, I], V [E, O, N], b [E, N], x0 [E, N]
+    inputs [T, B, I] (shared by all members) or [T, E, B, I] (one batch per member)
+    states [T+1, E, B, N] (states[0] = x0), outputs [T, E, B, O], noise ξ [T, E, B, N]
+
+``step`` is the unit of computation (learning rules, Lyapunov exponents and fitting reuse it);
+``unroll`` applies it over time with autograd; ``unroll_states`` is the graph-free fast path used
+for evaluation and by the hand-derived backward pass, and gives the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from ..nonlinearities import Nonlinearity
+
+
+class RateParams(NamedTuple):
+    """Parameters of an ensemble of rate networks (see module docstring for shapes)."""
+
+    W: Tensor
+    U: Tensor
+    V: Tensor
+    b: Tensor
+    x0: Tensor
+
+
+def input_drive(params: RateParams, inputs: Tensor) -> Tensor:
+    """U u[t] + b for all t at once: [T, B, I] or [T, E, B, I] → [T, E, B, N].
+
+    One large matrix product instead of T small ones.
+    """
+    U, b = params.U, params.b
+    E, N, n_in = U.shape
+    if inputs.dim() == 3:
+        T, B, _ = inputs.shape
+        flat = inputs.reshape(T * B, n_in) @ U.reshape(E * N, n_in).T  # [T·B, E·N]
+        drive = flat.reshape(T, B, E, N).permute(0, 2, 1, 3)
+    elif inputs.dim() == 4:
+        drive = torch.einsum("tebi,eni->tebn", inputs, U)
+    else:
+        raise ValueError(
+            f"inputs must be [T, B, I] or [T, E, B, I], got shape {tuple(inputs.shape)}"
+        )
+    return drive + b[None, :, None, :]
+
+
+def step(
+    params: RateParams,
+    x: Tensor,
+    u: Tensor,
+    *,
+    alpha: float,
+    phi: Nonlinearity,
+    noise: Tensor | None = None,
+    noise_std: float = 0.0,
+) -> Tensor:
+    """One Euler step of the leaky rate network.
+
+    Args:
+        params: ensemble parameters.
+        x: state [E, B, N].
+        u: input [B, I] (shared) or [E, B, I].
+        alpha: dt/τ.
+        phi: the nonlinearity.
+        noise: standard normal draws ξ [E, B, N], scaled here by σ√α; ignored when σ = 0.
+        noise_std: σ.
+
+    Returns:
+        x[t+1] [E, B, N].
+    """
+    rec = torch.bmm(phi.f(x), params.W.transpose(1, 2))
+    if u.dim() == 2:
+        inp = torch.einsum("bi,eni->ebn", u, params.U)
+    else:
+        inp = torch.bmm(u, params.U.transpose(1, 2))
+    x_next = (1.0 - alpha) * x + alpha * (rec + inp + params.b[:, None, :])
+    if noise is not None and noise_std > 0.0:
+        x_next = x_next + noise_std * math.sqrt(alpha) * noise
+    return x_next
+
+
+def initial_state(params: RateParams, batch_size: int) -> Tensor:
+    """x0 broadcast over the batch: [E, N] → [E, B, N]."""
+    return params.x0[:, None, :].expand(-1, batch_size, -1)
+
+
+def unroll(
+    params: RateParams,
+    inputs: Tensor,
+    *,
+    alpha: float,
+    phi: Nonlinearity,
+    noise: Tensor | None = None,
+    noise_std: float = 0.0,
+    detach_every: int | None = None,
+) -> Tensor:
+    """Apply ``step`` over time with autograd: states [T+1, E, B, N].
+
+    ``detach_every=k`` cuts the gradient through the state before steps k, 2k, … (truncated
+    BPTT in windows of k steps). This is the reference path; ``unroll_states`` is faster.
+    """
+    T, B = inputs.shape[0], inputs.shape[-2]
+    x = initial_state(params, B)
+    states = [x]
+    for t in range(T):
+        if detach_every and t > 0 and t % detach_every == 0:
+            x = x.detach()
+        x = step(params, x, inputs[t], alpha=alpha, phi=phi,
+                 noise=None if noise is None else noise[t], noise_std=noise_std)
+        states.append(x)
+    return torch.stack(states)
+
+
+@torch.no_grad()
+def unroll_states(
+    params: RateParams,
+    inputs: Tensor,
+    *,
+    alpha: float,
+    phi: Nonlinearity,
+    noise: Tensor | None = None,
+    noise_std: float = 0.0,
+) -> tuple[Tensor, Tensor]:
+    """Graph-free unroll into preallocated buffers: (states, rates), each [T+1, E, B, N].
+
+    The input drive of all steps is one matrix product; each step is then one fused
+    ``baddbmm`` (x[t+1] = c[t] + (1−α) x[t] + α φ(x[t]) Wᵀ) and one pointwise φ.
+    """
+    T, B = inputs.shape[0], inputs.shape[-2]
+    E, N, _ = params.W.shape
+    c = input_drive(params, inputs).mul_(alpha)  # α (U u[t] + b)  [T, E, B, N]
+    if noise is not None and noise_std > 0.0:
+        c.add_(noise, alpha=noise_std * math.sqrt(alpha))
+    states = c.new_empty(T + 1, E, B, N)
+    rates = c.new_empty(T + 1, E, B, N)
+    states[0] = params.x0[:, None, :]
+    rates[0] = phi.f(states[0])
+    WT = params.W.transpose(1, 2)
+    for t in range(T):
+        c[t].add_(states[t], alpha=1.0 - alpha)
+        torch.baddbmm(c[t], rates[t], WT, alpha=alpha, out=states[t + 1])
+        rates[t + 1] = phi.f(states[t + 1])
+    return states, rates
+
+
+def readout(params: RateParams, rates: Tensor) -> Tensor:
+    """y = V r for rates [..., E, B, N] → outputs [..., E, B, O] (one batched product)."""
+    lead = rates.shape[:-3]
+    E, B, N = rates.shape[-3:]
+    r = rates.reshape(-1, E, B, N).permute(1, 0, 2, 3).reshape(E, -1, N)
+    y = torch.bmm(r, params.V.transpose(1, 2))  # [E, L·B, O]
+    O = y.shape[-1]
+    return y.reshape(E, -1, B, O).permute(1, 0, 2, 3).reshape(*lead, E, B, O)
