@@ -224,12 +224,19 @@ class RateRNN(nn.Module):
         return xi.to(self.W.device)
 
     def run(
-        self, inputs: Tensor, *, noise: Tensor | None = None, generator=None, grad: bool = True
+        self,
+        inputs: Tensor,
+        *,
+        noise: Tensor | None = None,
+        generator: torch.Generator | None = None,
+        grad: bool = True,
+        detach_every: int | None = None,
     ) -> tuple[Tensor, Tensor]:
         """Unroll on ``inputs`` [T, B, I] (or [T, E, B, I]): (outputs [T,E,B,O], states [T+1,E,B,N]).
 
         ``noise`` (standard normal, [T, E, B, N]) is drawn from ``generator`` when not given.
-        ``grad=False`` takes the graph-free fast path.
+        ``grad=False`` takes the graph-free fast path; ``detach_every=k`` cuts the gradient
+        through the state every k steps (truncated BPTT).
         """
         params = self.params()
         inputs = inputs.to(dtype=params.W.dtype, device=params.W.device)
@@ -237,7 +244,7 @@ class RateRNN(nn.Module):
             noise = self.draw_noise(inputs.shape[0], inputs.shape[-2], generator)
         kw = dict(alpha=self.alpha, phi=self.phi, noise=noise, noise_std=self.config.noise)
         if grad:
-            states = rd.unroll(params, inputs, **kw)
+            states = rd.unroll(params, inputs, detach_every=detach_every, **kw)
             rates = self.phi.f(states)
         else:
             states, rates = rd.unroll_states(params, inputs, **kw)

@@ -1,0 +1,59 @@
+"""``TrainConfig``: the validated, frozen description of a training run (saved in config.yaml)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train.
+
+    Attributes:
+        rule: learning rule name (``"bptt"``; later ``"eprop"``, ``"rflo"``).
+        rule_options: keyword options of the rule (e.g. ``{"truncation": 10}``).
+        steps: number of parameter updates.
+        lr: learning rate.
+        optimizer: ``"adam"`` or ``"sgd"`` (plain gradient descent, no momentum).
+        batch_size: trials per update.
+        record_every: a snapshot of every parameter every this many updates (and at 0 and the end).
+        seed: seed of the task batches and of the private noise.
+        checkpoint_every: updates between checkpoints (and flushes of metrics.csv).
+        grad_clip: clip each member's gradient norm to this value (None: no clipping).
+        independent_batches: give every ensemble member its own batch of trials.
+    """
+
+    rule: str = "bptt"
+    rule_options: dict = field(default_factory=dict)
+    steps: int = 1000
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    batch_size: int = 32
+    record_every: int = 10
+    seed: int = 0
+    checkpoint_every: int = 100
+    grad_clip: float | None = None
+    independent_batches: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "record_every", "checkpoint_every"):
+            value = getattr(self, name)
+            minimum = 0 if name == "steps" else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ValueError(f"grad_clip must be > 0 or None, got {self.grad_clip}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def n_snapshots(self) -> int:
+        """Snapshots a complete run records: step 0, every ``record_every``, and the last."""
+        return self.steps // self.record_every + 1 + (self.steps % self.record_every != 0)

@@ -1,0 +1,46 @@
+"""The resolved configuration of a run (what config.yaml holds) and the resume compatibility check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import nn
+
+from ..tasks.base import Task
+from .config import TrainConfig
+
+# Training options that may change when a run is resumed.
+RESUMABLE_CHANGES = ("steps", "checkpoint_every")
+
+
+def model_config(model: nn.Module) -> dict:
+    """``{"class": name, **options}`` for models that carry a ``config`` with ``to_dict``."""
+    cfg = getattr(model, "config", None)
+    options = cfg.to_dict() if hasattr(cfg, "to_dict") else {}
+    return {"class": type(model).__name__, **options}
+
+
+def run_config(model: nn.Module, task: Task, train: TrainConfig) -> dict:
+    from .. import __version__
+
+    return {
+        "rnnrank": __version__,
+        "model": model_config(model),
+        "task": {"name": task.name, **task.options()},
+        "train": train.to_dict(),
+    }
+
+
+def check_compatible(saved: dict, new: dict, path: Path) -> None:
+    """Raise ``ValueError`` naming every setting that differs from the run saved in ``path``."""
+    diffs = []
+    for section in ("model", "task", "train"):
+        old, cur = saved.get(section, {}), new.get(section, {})
+        for key in sorted(set(old) | set(cur)):
+            if section == "train" and key in RESUMABLE_CHANGES:
+                continue
+            if old.get(key) != cur.get(key):
+                diffs.append(f"{section}.{key}: saved {old.get(key)!r}, now {cur.get(key)!r}")
+    if diffs:
+        raise ValueError(f"{path} holds a different run ({'; '.join(diffs)}); use another "
+                         "output directory or overwrite=True (--overwrite)")

@@ -1,0 +1,103 @@
+"""A run directory: everything one training run writes, each file written atomically.
+
+::
+
+    <run>/config.yaml        resolved configuration (model, task, training) — rebuilds the run
+    <run>/status.json        running | completed | diverged | interrupted, with the last step
+    <run>/trajectory.zarr/   the weight trajectory (see ``trajectory``)
+    <run>/progress.json      count of complete snapshots (authoritative)
+    <run>/metrics.csv        loss per update and member; score at recorded steps
+    <run>/checkpoint.pt      model + optimiser + rule + random-generator state, for resuming
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import shutil
+from pathlib import Path
+
+import torch
+
+from .atomic import read_json, read_yaml, save_torch_atomic, write_json_atomic, \
+    write_text_atomic, write_yaml_atomic
+
+METRIC_FIELDS = ("step", "member", "loss", "score", "seconds")
+
+
+class RunDir:
+    """Paths and atomic readers/writers of one run directory."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.yaml"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.path / "checkpoint.pt"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.csv"
+
+    @property
+    def status_path(self) -> Path:
+        return self.path / "status.json"
+
+    def is_run(self) -> bool:
+        return self.config_path.exists()
+
+    def prepare(self, *, overwrite: bool) -> None:
+        """Create the directory; with ``overwrite`` first delete a previous run in it."""
+        if self.path.exists() and not self.path.is_dir():
+            raise ValueError(f"--out {self.path} is a file, not a directory; choose another path")
+        if self.path.is_dir() and any(self.path.iterdir()):
+            if not self.is_run():
+                raise ValueError(f"{self.path} is not empty and holds no rnnrank run; choose an "
+                                 "empty or new directory")
+            if overwrite:
+                shutil.rmtree(self.path)
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    def read_config(self) -> dict:
+        return read_yaml(self.config_path)
+
+    def write_config(self, config: dict) -> None:
+        write_yaml_atomic(self.config_path, config)
+
+    def read_status(self) -> dict:
+        return read_json(self.status_path) if self.status_path.exists() else {}
+
+    def write_status(self, status: str, **info) -> None:
+        write_json_atomic(self.status_path, {"status": status, **info})
+
+    def write_metrics(self, rows: list[tuple]) -> None:
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(METRIC_FIELDS)
+        for step, member, loss, score, seconds in rows:
+            writer.writerow((step, member, f"{loss:.9g}",
+                             "" if score is None or math.isnan(score) else f"{score:.6g}",
+                             f"{seconds:.3f}"))
+        write_text_atomic(self.metrics_path, buf.getvalue())
+
+    def read_metrics(self) -> list[tuple]:
+        """Rows (step, member, loss, score or nan, seconds)."""
+        if not self.metrics_path.exists():
+            return []
+        with open(self.metrics_path, newline="") as f:
+            return [(int(r["step"]), int(r["member"]), float(r["loss"]),
+                     float(r["score"]) if r["score"] else math.nan, float(r["seconds"]))
+                    for r in csv.DictReader(f)]
+
+    def save_checkpoint(self, state: dict) -> None:
+        save_torch_atomic(self.checkpoint_path, state)
+
+    def load_checkpoint(self) -> dict | None:
+        if not self.checkpoint_path.exists():
+            return None
+        return torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)

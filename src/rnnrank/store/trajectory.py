@@ -1,0 +1,200 @@
+"""Weight trajectories W(k), k = 0 … K−1, stored in zarr one snapshot per chunk, read lazily.
+
+Layout of ``<run>/trajectory.zarr`` (a zarr v3 group):
+
+* one array per recorded parameter (``W`` [K_alloc, (E,) N, N], ``U``, ``V``, ``b``, ``x0``),
+  chunked one snapshot per chunk, preallocated and filled with NaN;
+* ``step`` [K_alloc] (updates before the snapshot), ``loss`` and ``score`` [K_alloc, E].
+
+Snapshot k is written chunk by chunk, then the count of complete snapshots is written atomically
+to ``<run>/progress.json``. The count is authoritative: a ``kill -9`` between a chunk and the count
+loses that snapshot, never exposes a partial one (a missing chunk would read back as NaN).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import zarr
+
+from .atomic import read_json, write_json_atomic
+
+PROGRESS = "progress.json"
+STORE = "trajectory.zarr"
+
+
+class SnapshotArray:
+    """Lazy view of one recorded array over the complete snapshots: [K, ...].
+
+    Index it like a NumPy array (only the chunks touched are read) or convert it whole with
+    ``np.asarray(arr)`` / ``arr.numpy()``.
+    """
+
+    def __init__(self, array: zarr.Array, count: int) -> None:
+        self._array = array
+        self._count = count
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self._count, *self._array.shape[1:])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self._array.dtype)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, key):
+        key = key if isinstance(key, tuple) else (key,)
+        first, rest = key[0], key[1:]
+        if isinstance(first, (int, np.integer)):
+            k = int(first) + (self._count if first < 0 else 0)
+            if not 0 <= k < self._count:
+                raise IndexError(f"snapshot {first} out of range for {self._count} snapshots")
+            return self._array[(k, *rest)]
+        if isinstance(first, slice):
+            return self._array[(slice(*first.indices(self._count)), *rest)]
+        idx = np.arange(self._count)[first]
+        return np.stack([self._array[(int(k), *rest)] for k in idx]) if len(idx) else \
+            np.empty((0, *self._array.shape[1:]), dtype=self.dtype)
+
+    def numpy(self) -> np.ndarray:
+        return self._array[: self._count]
+
+    def __array__(self, dtype=None, copy=None):
+        out = self.numpy()
+        return out if dtype is None else out.astype(dtype)
+
+    def __repr__(self) -> str:
+        return f"SnapshotArray(shape={self.shape}, dtype={self.dtype})"
+
+
+class TrajectoryWriter:
+    """Appends snapshots to a trajectory store (a directory, or memory when ``path`` is None)."""
+
+    def __init__(self, path: str | Path | None, shapes: Mapping[str, tuple[int, ...]],
+                 n_members: int, capacity: int, *, ensemble: bool = False) -> None:
+        self.path = None if path is None else Path(path)
+        store = zarr.storage.MemoryStore() if path is None else self.path / STORE
+        self.group = zarr.open_group(store, mode="a")
+        if "ensemble" not in self.group.attrs:
+            self.group.attrs["ensemble"] = bool(ensemble)
+        self.count = 0
+        for name, shape in shapes.items():
+            self._ensure(name, shape, "float32", capacity)
+        self._ensure("step", (), "int64", capacity, fill=-1)
+        self._ensure("loss", (n_members,), "float64", capacity)
+        self._ensure("score", (n_members,), "float64", capacity)
+
+    def _ensure(self, name: str, shape: tuple[int, ...], dtype: str, capacity: int,
+                fill=np.nan) -> None:
+        if name in self.group:
+            arr = self.group[name]
+            if tuple(arr.shape[1:]) != tuple(shape):
+                raise ValueError(f"stored array {name!r} has snapshots of shape "
+                                 f"{tuple(arr.shape[1:])}, the model records {tuple(shape)}")
+            if arr.shape[0] < capacity:
+                arr.resize((capacity, *shape))
+            return
+        chunks = (1, *shape) if shape else (4096,)
+        self.group.create_array(name, shape=(capacity, *shape), chunks=chunks, dtype=dtype,
+                                fill_value=fill)
+
+    def truncate(self, count: int) -> None:
+        """Forget snapshots from index ``count`` on (they will be overwritten)."""
+        self.count = count
+        self._write_count()
+
+    def append(self, step: int, arrays: Mapping[str, np.ndarray], loss: np.ndarray,
+               score: np.ndarray) -> None:
+        """Write snapshot ``self.count`` (all its chunks), then advance the authoritative count."""
+        k = self.count
+        capacity = self.group["step"].shape[0]
+        if k >= capacity:
+            for name in self.group.array_keys():
+                arr = self.group[name]
+                arr.resize((2 * capacity, *arr.shape[1:]))
+        for name, value in arrays.items():
+            self.group[name][k] = value
+        self.group["loss"][k] = loss
+        self.group["score"][k] = score
+        self.group["step"][k] = step
+        self.count = k + 1
+        self._write_count()
+
+    def _write_count(self) -> None:
+        if self.path is not None:
+            write_json_atomic(self.path / PROGRESS, {"n_snapshots": self.count})
+
+    def reader(self) -> Trajectory:
+        return Trajectory(self.group, self.count, path=self.path)
+
+
+class Trajectory:
+    """A recorded weight trajectory.
+
+    Attributes:
+        weights: lazy [K, N, N] (or [K, E, N, N] for an ensemble) recurrent weights W(k).
+        steps: [K] number of updates before each snapshot.
+        loss, score: [K] (or [K, E]) training loss and task score at each snapshot.
+        path: the run directory (None for an in-memory run).
+    """
+
+    def __init__(self, group: zarr.Group, count: int, *, path: Path | None = None) -> None:
+        self.group = group
+        self.path = path
+        self.n_snapshots = count
+        self.ensemble = bool(group.attrs.get("ensemble", False))
+        self.steps = group["step"][:count]
+        squeeze = (lambda a: a) if self.ensemble else (lambda a: a[:, 0])
+        self.loss = squeeze(group["loss"][:count])
+        self.score = squeeze(group["score"][:count])
+
+    @classmethod
+    def open(cls, path: str | Path) -> Trajectory:
+        path = Path(path)
+        if not (path / STORE).exists():
+            raise FileNotFoundError(f"no trajectory at {path}: expected {path / STORE} "
+                                    "(is this a run directory written by rnnrank.train?)")
+        count = int(read_json(path / PROGRESS)["n_snapshots"]) if (path / PROGRESS).exists() \
+            else 0
+        return cls(zarr.open_group(path / STORE, mode="r"), count, path=path)
+
+    def __len__(self) -> int:
+        return self.n_snapshots
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(set(self.group.array_keys()) - {"step", "loss", "score"})
+
+    def parameter(self, name: str) -> SnapshotArray:
+        if name not in self.names:
+            raise KeyError(f"{name!r} was not recorded; recorded: {self.names}")
+        return SnapshotArray(self.group[name], self.n_snapshots)
+
+    @property
+    def weights(self) -> SnapshotArray:
+        return self.parameter("W")
+
+    def delta(self, k: int = -1) -> np.ndarray:
+        """ΔW(k) = W(k) − W(0) in float64: [N, N] (or [E, N, N])."""
+        if self.n_snapshots == 0:
+            raise ValueError("the trajectory holds no snapshot yet")
+        w = self.weights
+        return w[k].astype(np.float64) - w[0].astype(np.float64)
+
+    def __repr__(self) -> str:
+        return (f"Trajectory(snapshots={self.n_snapshots}, weights={self.weights.shape}, "
+                f"path={self.path})")
+
+
+def load_trajectory(path: str | Path) -> Trajectory:
+    """Open the trajectory of a run directory (lazy; safe while the run is still writing)."""
+    return Trajectory.open(path)
