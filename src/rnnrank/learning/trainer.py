@@ -128,12 +128,15 @@ class _Loop:
         self.rows: list[tuple] = []
         self.start, self.elapsed0 = 0, 0.0
         self.dir = None if out is None else RunDir(out)
+        self.checkpoint: dict | None = None
         shapes = {k: tuple(v.shape) for k, v in model.recorded_parameters().items()}
         if self.dir is not None:
             self._open_dir(resume=resume, overwrite=overwrite)
         self.writer = TrajectoryWriter(None if self.dir is None else self.dir.path, shapes,
                                        self.E, config.n_snapshots,
-                                       ensemble=getattr(model, "is_ensemble", False))
+                                       ensemble=getattr(model, "is_ensemble", False),
+                                       dtype="float64" if self.dtype == torch.float64
+                                       else "float32")
         if self.checkpoint is not None:
             self._restore(self.checkpoint)
         else:
@@ -141,7 +144,6 @@ class _Loop:
 
     # --- run directory and resuming --------------------------------------------------------
     def _open_dir(self, *, resume: bool, overwrite: bool) -> None:
-        self.checkpoint = None
         self.dir.prepare(overwrite=overwrite)
         if self.dir.is_run():
             if not resume:
@@ -214,7 +216,7 @@ class _Loop:
         return self.task.score(outputs, batch).detach().cpu().double().numpy().reshape(self.E)
 
     def _record(self, step: int, loss: np.ndarray, score: np.ndarray) -> None:
-        arrays = {k: v.detach().cpu().float().numpy()
+        arrays = {k: v.detach().cpu().numpy()
                   for k, v in self.model.recorded_parameters().items()}
         self.writer.append(step, arrays, loss, score)
 

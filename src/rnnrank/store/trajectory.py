@@ -77,10 +77,18 @@ class SnapshotArray:
 
 
 class TrajectoryWriter:
-    """Appends snapshots to a trajectory store (a directory, or memory when ``path`` is None)."""
+    """Appends snapshots to a trajectory store (a directory, or memory when ``path`` is None).
+
+    Args:
+        shapes: recorded array name → shape of one snapshot.
+        n_members: ensemble size E (loss and score are recorded per member).
+        capacity: snapshots to preallocate (grows by doubling when exceeded).
+        dtype: storage dtype of the parameters (float64 models keep float64 for theory tests).
+    """
 
     def __init__(self, path: str | Path | None, shapes: Mapping[str, tuple[int, ...]],
-                 n_members: int, capacity: int, *, ensemble: bool = False) -> None:
+                 n_members: int, capacity: int, *, ensemble: bool = False,
+                 dtype: str = "float32") -> None:
         self.path = None if path is None else Path(path)
         store = zarr.storage.MemoryStore() if path is None else self.path / STORE
         self.group = zarr.open_group(store, mode="a")
@@ -88,7 +96,7 @@ class TrajectoryWriter:
             self.group.attrs["ensemble"] = bool(ensemble)
         self.count = 0
         for name, shape in shapes.items():
-            self._ensure(name, shape, "float32", capacity)
+            self._ensure(name, shape, dtype, capacity)
         self._ensure("step", (), "int64", capacity, fill=-1)
         self._ensure("loss", (n_members,), "float64", capacity)
         self._ensure("score", (n_members,), "float64", capacity)
