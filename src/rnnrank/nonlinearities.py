@@ -26,6 +26,7 @@ class Nonlinearity:
     Attributes:
         name: registry key.
         f: ``f(x) -> φ(x)``, elementwise.
+        f_out: optional ``f_out(x, out)`` writing φ(x) into ``out`` (hot loops use it).
         df: ``df(x, r) -> φ′(x)``, elementwise; ``r = φ(x)`` is passed so that e.g. tanh can use
             ``1 − r²`` without recomputing.
     """
@@ -33,6 +34,13 @@ class Nonlinearity:
     name: str
     f: Callable[[Tensor], Tensor]
     df: Callable[[Tensor, Tensor], Tensor]
+    f_out: Callable[[Tensor, Tensor], Tensor] | None = None
+
+    def apply_into(self, x: Tensor, out: Tensor) -> Tensor:
+        """Write φ(x) into ``out`` without a temporary when the op supports ``out=``."""
+        if self.f_out is not None:
+            return self.f_out(x, out)
+        return out.copy_(self.f(x))
 
 
 _REGISTRY: dict[str, Nonlinearity] = {}
@@ -61,9 +69,12 @@ def available_nonlinearities() -> list[str]:
     return sorted(_REGISTRY)
 
 
-register_nonlinearity(Nonlinearity("tanh", torch.tanh, lambda x, r: 1.0 - r * r))
-register_nonlinearity(Nonlinearity("relu", torch.relu, lambda x, r: (x > 0).to(x.dtype)))
+register_nonlinearity(Nonlinearity("tanh", torch.tanh, lambda x, r: 1.0 - r * r,
+                                   lambda x, out: torch.tanh(x, out=out)))
+register_nonlinearity(Nonlinearity("relu", torch.relu, lambda x, r: (x > 0).to(x.dtype),
+                                   lambda x, out: torch.clamp(x, min=0.0, out=out)))
 register_nonlinearity(
     Nonlinearity("softplus", torch.nn.functional.softplus, lambda x, r: torch.sigmoid(x))
 )
-register_nonlinearity(Nonlinearity("identity", lambda x: x, lambda x, r: torch.ones_like(x)))
+register_nonlinearity(Nonlinearity("identity", lambda x: x, lambda x, r: torch.ones_like(x),
+                                   lambda x, out: out.copy_(x)))

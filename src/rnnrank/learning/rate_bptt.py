@@ -58,23 +58,26 @@ def adjoint(
     ``dphi`` is φ′(x) for all states [T+1, E, B, N]; ``error`` is e [T, E, B, O].
     """
     T = error.shape[0]
-    # Vᵀ e[t−1] for all t at once: one batched product, stored at index t = 1..T.
     E, B, O = error.shape[1:]
-    g = torch.bmm(error.permute(1, 0, 2, 3).reshape(E, T * B, O), params.V)  # [E, T·B, N]
+    N = params.W.shape[-1]
     lam = torch.empty_like(states)
-    lam[1:] = g.reshape(E, T, B, -1).permute(1, 0, 2, 3)
+    # Vᵀ e[t−1] for all t at once — one product, written straight into λ[1..T].
+    if E == 1:
+        torch.mm(error.reshape(T * B, O), params.V[0], out=lam[1:].view(T * B, N))
+    else:
+        g = torch.bmm(error.permute(1, 0, 2, 3).reshape(E, T * B, O), params.V)
+        lam[1:] = g.reshape(E, T, B, N).permute(1, 0, 2, 3)
     lam[T].mul_(dphi[T])
+    lam[0].zero_()  # no output is read from x[0]
     W = params.W
+    lams, ds = lam.unbind(0), dphi.unbind(0)
+    leak = 1.0 - alpha
     for t in range(T - 1, -1, -1):
-        cut = truncation is not None and t > 0 and t % truncation == 0
-        if cut:
-            lam[t].mul_(dphi[t])
+        if truncation is not None and t > 0 and t % truncation == 0:
+            lams[t].mul_(ds[t])  # state detached before step t: no recurrent term
             continue
-        # λ[t] = (1−α)λ[t+1] + φ′(x[t]) ⊙ (g[t] + α λ[t+1] W)
-        rec = torch.baddbmm(lam[t], lam[t + 1], W, alpha=alpha) if t > 0 else \
-            torch.bmm(lam[t + 1], W).mul_(alpha)
-        rec.mul_(dphi[t])
-        torch.add(rec, lam[t + 1], alpha=1.0 - alpha, out=lam[t])
+        # λ[t] = (1−α)λ[t+1] + φ′(x[t]) ⊙ (g[t] + α λ[t+1] W), in place on g[t]
+        lams[t].baddbmm_(lams[t + 1], W, alpha=alpha).mul_(ds[t]).add_(lams[t + 1], alpha=leak)
     return lam
 
 

@@ -137,23 +137,31 @@ def unroll_states(
 ) -> tuple[Tensor, Tensor]:
     """Graph-free unroll into preallocated buffers: (states, rates), each [T+1, E, B, N].
 
-    The input drive of all steps is one matrix product; each step is then one fused
-    ``baddbmm`` (x[t+1] = c[t] + (1−α) x[t] + α φ(x[t]) Wᵀ) and one pointwise φ.
+    The input drive of all steps is one matrix product; each step is then an in-place add,
+    an in-place ``baddbmm`` and one pointwise φ — no allocation, no copy.
     """
     T, B = inputs.shape[0], inputs.shape[-2]
     E, N, _ = params.W.shape
-    c = input_drive(params, inputs).mul_(alpha)  # α (U u[t] + b)  [T, E, B, N]
+    # states[t+1] starts as α(U u[t] + b) (+ noise) and is completed in place, so that no
+    # step copies a buffer: x[t+1] = states[t+1] + (1−α) x[t] + α φ(x[t]) Wᵀ.
+    states = torch.empty(T + 1, E, B, N, dtype=params.W.dtype, device=params.W.device)
+    if inputs.dim() == 3 and E == 1:  # the common case: one fused product, written in place
+        torch.addmm(params.b[0], inputs.reshape(T * B, -1), params.U[0].T, beta=alpha,
+                    alpha=alpha, out=states[1:].view(T * B, N))
+    else:
+        torch.mul(input_drive(params, inputs), alpha, out=states[1:])
     if noise is not None and noise_std > 0.0:
-        c.add_(noise, alpha=noise_std * math.sqrt(alpha))
-    states = c.new_empty(T + 1, E, B, N)
-    rates = c.new_empty(T + 1, E, B, N)
+        states[1:].add_(noise, alpha=noise_std * math.sqrt(alpha))
     states[0] = params.x0[:, None, :]
-    rates[0] = phi.f(states[0])
-    WT = params.W.transpose(1, 2)
+    rates = torch.empty_like(states)
+    phi.apply_into(states[0], rates[0])
+    WT = params.W.transpose(1, 2).contiguous()
+    # Views made once: per-step indexing costs as much as a small kernel at these sizes.
+    xs, rs = states.unbind(0), rates.unbind(0)
+    leak = 1.0 - alpha
     for t in range(T):
-        c[t].add_(states[t], alpha=1.0 - alpha)
-        torch.baddbmm(c[t], rates[t], WT, alpha=alpha, out=states[t + 1])
-        rates[t + 1] = phi.f(states[t + 1])
+        xs[t + 1].add_(xs[t], alpha=leak).baddbmm_(rs[t], WT, alpha=alpha)
+        phi.apply_into(xs[t + 1], rs[t + 1])
     return states, rates
 
 

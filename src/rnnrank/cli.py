@@ -1,0 +1,177 @@
+"""``rnnrank`` command line: a thin layer over the library (typer + rich).
+
+Bad input exits with code 2 and one line on stderr (``rnnrank: error: …``), never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="How the connectivity of recurrent networks changes while they learn.")
+
+
+class BadInput(Exception):
+    """Raised for user errors: reported as one line, exit code 2."""
+
+
+def _parse_options(pairs: list[str] | None, flag: str) -> dict:
+    options = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise BadInput(f"{flag} expects KEY=VALUE, got {pair!r} (e.g. {flag} n_bits=3)")
+        options[key.strip()] = yaml.safe_load(value)
+    return options
+
+
+def _emit(summary: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(summary, indent=2, default=float))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_header=False, box=None)
+    for key, value in summary.items():
+        table.add_row(f"[bold]{key}[/]", str(value))
+    Console().print(table)
+
+
+def _train_and_summarise(model, task, *, out: Path, as_json: bool, **train_kw) -> dict:
+    import numpy as np
+
+    import rnnrank as rr
+
+    t0 = time.perf_counter()
+    run = rr.train(model, task, out=out, progress=not as_json, **train_kw)
+    traj = run.trajectory
+    return {
+        "run": str(out), "status": run.status, "steps": run.steps, "snapshots": len(traj),
+        "final_loss": float(np.mean(run.final_loss)),
+        f"final_{task.score_name}": float(np.mean(np.atleast_1d(traj.score[-1]))),
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+
+
+TASK_OPT_HELP = "Task option KEY=VALUE (repeatable), e.g. --task-option n_bits=3"
+
+
+@app.command(epilog="Example: rnnrank train --task flipflop --n-rec 256 --gain 1.5 --rule bptt "
+             "--steps 2000 --record-every 10 --seed 0 --out runs/ff")
+def train(
+    out: Annotated[Path, typer.Option(help="Run directory (resumed if it holds this run).")],
+    task: Annotated[str, typer.Option(help="Registered task name.")] = "flipflop",
+    task_option: Annotated[list[str] | None, typer.Option(help=TASK_OPT_HELP)] = None,
+    n_rec: Annotated[int, typer.Option(help="Number of recurrent units N.")] = 256,
+    gain: Annotated[float, typer.Option(help="Gain g of W0 = g·J/√N.")] = 1.5,
+    nonlinearity: Annotated[str, typer.Option(help="tanh, relu, softplus or identity.")] = "tanh",
+    dt: Annotated[float, typer.Option(help="Euler step (time units of τ).")] = 0.2,
+    tau: Annotated[float, typer.Option(help="Time constant τ.")] = 1.0,
+    noise: Annotated[float, typer.Option(help="Private noise σ.")] = 0.0,
+    init: Annotated[str, typer.Option(help="gaussian, orthogonal or sparse.")] = "gaussian",
+    rule: Annotated[str, typer.Option(help="Learning rule.")] = "bptt",
+    rule_option: Annotated[list[str] | None, typer.Option(
+        help="Rule option KEY=VALUE, e.g. --rule-option truncation=10")] = None,
+    steps: Annotated[int, typer.Option(help="Parameter updates.")] = 2000,
+    lr: Annotated[float, typer.Option(help="Learning rate.")] = 1e-3,
+    optimizer: Annotated[str, typer.Option(help="adam or sgd.")] = "adam",
+    batch_size: Annotated[int, typer.Option(help="Trials per update.")] = 32,
+    record_every: Annotated[int, typer.Option(help="Snapshot every this many updates.")] = 10,
+    checkpoint_every: Annotated[int, typer.Option(help="Checkpoint every this many updates.")]
+    = 100,
+    seed: Annotated[int, typer.Option(help="Seed of W0 and of the trials.")] = 0,
+    overwrite: Annotated[bool, typer.Option(help="Delete a previous run in --out.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+) -> None:
+    """Train a rate RNN on a task and record its weight trajectory W(k)."""
+    import rnnrank as rr
+
+    task_obj = rr.tasks.make(task, **{"dt": dt, **_parse_options(task_option, "--task-option")})
+    model = rr.RateRNN(task_obj.n_in, n_rec, task_obj.n_out, gain=gain, seed=seed,
+                       nonlinearity=nonlinearity, dt=dt, tau=tau, noise=noise, init=init)
+    summary = _train_and_summarise(
+        model, task_obj, out=out, as_json=as_json, rule=rule, steps=steps, lr=lr,
+        optimizer=optimizer, batch_size=batch_size, record_every=record_every,
+        checkpoint_every=checkpoint_every, seed=seed, overwrite=overwrite,
+        **_parse_options(rule_option, "--rule-option"))
+    _emit(summary, as_json)
+
+
+@app.command(epilog="Example: rnnrank quickstart --out runs/quickstart")
+def quickstart(
+    out: Annotated[Path, typer.Option(help="Where to write the run and its report.")]
+    = Path("runs/quickstart"),
+    steps: Annotated[int, typer.Option(help="Parameter updates.")] = 600,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+) -> None:
+    """Train a small 3-bit flip-flop network, record W(k), and write a first report."""
+    import rnnrank as rr
+    from rnnrank.report import run_summary, write_report
+
+    task = rr.tasks.make("flipflop", n_bits=3, dt=0.2)
+    model = rr.RateRNN(task.n_in, 128, task.n_out, gain=1.5, seed=0, dt=0.2)
+    summary = _train_and_summarise(model, task, out=out, as_json=as_json, steps=steps, lr=2e-3,
+                                   batch_size=32, record_every=10, seed=0)
+    report = write_report(out)
+    summary.update({k: v for k, v in run_summary(out).items()
+                    if k in ("delta_norm", "w0_norm", "participation_ratio", "rank_for_90pct")})
+    summary["report"] = str(report / "index.html")
+    _emit(summary, as_json)
+
+
+@app.command(epilog="Example: rnnrank report runs/ff")
+def report(
+    run: Annotated[Path, typer.Argument(help="A run directory written by rnnrank train.")],
+    out: Annotated[Path | None, typer.Option(help="Report directory (default RUN/report).")]
+    = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+) -> None:
+    """Write the figures and the Markdown/HTML page of a run."""
+    from rnnrank.report import run_summary, write_report
+
+    if not (run / "config.yaml").exists():
+        raise BadInput(f"{run} is not a run directory (no config.yaml); pass the --out of a "
+                       "finished or running 'rnnrank train'")
+    path = write_report(run, out)
+    _emit({**run_summary(run), "report": str(path / "index.html")}, as_json)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turning user errors into one line and exit code 2."""
+    from rnnrank.learning.trainer import TrainingDiverged
+
+    try:
+        app(args=argv, standalone_mode=False, prog_name="rnnrank")
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        print("rnnrank: aborted", file=sys.stderr)
+        return 130
+    except (BadInput, ValueError, FileNotFoundError, NotADirectoryError) as exc:
+        print(f"rnnrank: error: {exc}", file=sys.stderr)
+        return 2
+    except TrainingDiverged as exc:
+        print(f"rnnrank: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        # Usage errors of typer's click (vendored in recent typer) carry exit_code 2 and
+        # format_message(); matched by duck type so either click works.
+        if getattr(exc, "exit_code", None) != 2 or not hasattr(exc, "format_message"):
+            raise
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        print(f"rnnrank: error: {exc.format_message()}{hint}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
