@@ -120,6 +120,25 @@ def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
     return num / den
 
 
+def expand_middle(x: Tensor, like: Tensor) -> Tensor:
+    """Insert axes after time so ``x`` [T, B, ·] broadcasts against ``like`` [T, ..., B, ·]."""
+    x = x.to(like.device)
+    while x.dim() < like.dim():
+        x = x.unsqueeze(1)
+    return x
+
+
+def normalised_error(values: Tensor, targets: Tensor, mask: Tensor) -> Tensor:
+    """Masked MSE of ``values`` [T, ..., B, O] against ``targets`` [T, B, O], divided by the masked
+    variance of the targets (0 = perfect, 1 = as bad as outputting the targets' mean); [...]."""
+    mask = mask.to(values.device)
+    t = targets.to(device=values.device, dtype=values.dtype)
+    mse = masked_mean((values - expand_middle(t, values)) ** 2, mask)
+    centre = masked_mean(t, mask)
+    var = masked_mean((t - centre) ** 2, mask)
+    return mse / var.clamp_min(1e-12)
+
+
 _REGISTRY: dict[str, type[Task]] = {}
 
 
@@ -153,4 +172,6 @@ def make(name: str, **options) -> Task:
     if unknown:
         raise ValueError(f"unknown option(s) {sorted(unknown)} for task {name!r}; "
                          f"valid options: {sorted(valid)}")
+    # Options saved as YAML/JSON come back with lists where the dataclass holds tuples.
+    options = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
     return cls(**options)
