@@ -1,4 +1,4 @@
-"""The hand-derived adjoint BPTT against autograd (to 1e-10 relative, float64) and finite differences."""
+"""Hand-derived adjoint BPTT against autograd (1e-10 relative, float64) and finite differences."""
 
 from __future__ import annotations
 

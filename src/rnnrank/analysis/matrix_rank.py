@@ -29,6 +29,6 @@ def participation_ratio(svals) -> np.ndarray:
 
 
 def delta_norms(weights) -> np.ndarray:
-    """Frobenius norms ‖W(k) − W(0)‖_F over a trajectory [K, N, N] → [K], read snapshot by snapshot."""
+    """‖W(k) − W(0)‖_F over a trajectory [K, N, N] → [K], read snapshot by snapshot."""
     w0 = _as_float64(weights[0])
     return np.array([np.linalg.norm(_as_float64(weights[k]) - w0) for k in range(len(weights))])

@@ -1,4 +1,6 @@
-"""Learning rules: turn (model, batch) into a loss and gradient estimates. The trainer owns the rest.
+"""Learning rules: turn (model, batch) into a loss and gradient estimates.
+
+The trainer owns the rest.
 
 A rule is a class registered by name (``@register_rule("bptt")``) and built by
 ``make_rule(name, **options)``. ``gradients`` returns a ``RuleResult`` whose ``grads`` are named

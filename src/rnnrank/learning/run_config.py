@@ -1,4 +1,4 @@
-"""The resolved configuration of a run (what config.yaml holds) and the resume compatibility check."""
+"""The resolved configuration of a run (config.yaml) and the resume compatibility check."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """``RateRNN``: the leaky rate network of DESIGN.md §4 as a ``torch.nn.Module``, single or ensemble.
 
 The class holds parameters and hyperparameters; the computation lives in ``rate_dynamics``
-(``step``, ``unroll``, ``unroll_states``, ``readout``), which every learning rule and analysis reuses.
+(``step``, ``unroll``, ``unroll_states``, ``readout``), which every rule and analysis reuses.
 """
 
 from __future__ import annotations
@@ -232,7 +232,7 @@ class RateRNN(nn.Module):
         grad: bool = True,
         detach_every: int | None = None,
     ) -> tuple[Tensor, Tensor]:
-        """Unroll on ``inputs`` [T, B, I] (or [T, E, B, I]): (outputs [T,E,B,O], states [T+1,E,B,N]).
+        """Unroll on inputs [T, B, I] or [T, E, B, I] → (outputs [T,E,B,O], states [T+1,E,B,N]).
 
         ``noise`` (standard normal, [T, E, B, N]) is drawn from ``generator`` when not given.
         ``grad=False`` takes the graph-free fast path; ``detach_every=k`` cuts the gradient

@@ -20,8 +20,14 @@ from pathlib import Path
 
 import torch
 
-from .atomic import read_json, read_yaml, save_torch_atomic, write_json_atomic, \
-    write_text_atomic, write_yaml_atomic
+from .atomic import (
+    read_json,
+    read_yaml,
+    save_torch_atomic,
+    write_json_atomic,
+    write_text_atomic,
+    write_yaml_atomic,
+)
 
 METRIC_FIELDS = ("step", "member", "loss", "score", "seconds")
 

@@ -1,0 +1,55 @@
+"""The command line: bad input → exit code 2 and one line; good input → a run and a JSON summary."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import rnnrank as rr
+from rnnrank.cli import main
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["train", "--out", "OUT", "--task", "nope"], "unknown task 'nope'"),
+    (["train", "--out", "OUT", "--n-rec", "-3"], "n_rec must be a positive integer"),
+    (["train", "--out", "OUT", "--n-rec", "abc"], "--n-rec"),
+    (["train", "--out", "OUT", "--steps", "-1"], "steps must be an integer >= 0"),
+    (["train", "--out", "OUT", "--task-option", "n_bits"], "expects KEY=VALUE"),
+    (["train", "--out", "OUT", "--task-option", "colour=3"], "unknown option(s) ['colour']"),
+    (["train", "--out", "OUT", "--rule", "hebb"], "unknown learning rule"),
+    (["train", "--out", "OUT", "--optimizer", "lbfgs"], "optimizer must be one of"),
+    (["train"], "Missing option '--out'"),
+    (["report", "NOWHERE"], "is not a run directory"),
+    (["frobnicate"], "No such command"),
+])
+def test_bad_input_exits_2_with_one_line(argv, fragment, tmp_path, capsys):
+    argv = [a.replace("OUT", str(tmp_path / "run")).replace("NOWHERE", str(tmp_path / "none"))
+            for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rnnrank: error:") and err.count("\n") == 1, err
+    assert fragment in err
+    assert "Traceback" not in err
+
+
+def test_train_writes_a_run_and_a_json_summary(tmp_path, capsys):
+    out = tmp_path / "ff"
+    argv = ["train", "--out", str(out), "--task", "flipflop", "--task-option", "n_bits=2",
+            "--task-option", "duration=10", "--n-rec", "16", "--steps", "6",
+            "--record-every", "3", "--dt", "0.5", "--json"]
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["status"] == "completed" and summary["snapshots"] == 3
+    traj = rr.load_trajectory(out)
+    assert traj.weights.shape == (3, 16, 16)
+    assert main(argv) == 0  # again: resumes the completed run, trains nothing
+    assert json.loads(capsys.readouterr().out)["snapshots"] == 3
+    assert main(["report", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (out / "report" / "index.html").exists() and report["updates"] == 6
+
+
+def test_help_shows_an_example(capsys):
+    assert main(["train", "--help"]) == 0
+    assert "Example: rnnrank train" in capsys.readouterr().out
