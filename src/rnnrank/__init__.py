@@ -12,8 +12,10 @@ measure its structure (DESIGN.md §5)::
 
 __version__ = "0.1.0"
 
+from . import analysis as analysis
 from . import learning as learning
 from . import models as models
+from . import report as report
 from . import tasks as tasks
 from .learning import Run as Run
 from .learning import TrainConfig as TrainConfig
