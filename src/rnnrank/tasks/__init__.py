@@ -18,4 +18,5 @@ from .mante import Mante as Mante
 from .neurogym_adapter import NeurogymTask as NeurogymTask
 from .reach import Reach as Reach
 from .romo import Romo as Romo
+from .sentiment import Sentiment as Sentiment
 from .sine import Sine as Sine
