@@ -27,6 +27,7 @@ class Nonlinearity:
         name: registry key.
         f: ``f(x) -> φ(x)``, elementwise.
         f_out: optional ``f_out(x, out)`` writing φ(x) into ``out`` (hot loops use it).
+        df_out: optional ``df_out(x, r, out)`` writing φ′(x) into ``out``.
         df: ``df(x, r) -> φ′(x)``, elementwise; ``r = φ(x)`` is passed so that e.g. tanh can use
             ``1 − r²`` without recomputing.
     """
@@ -35,12 +36,19 @@ class Nonlinearity:
     f: Callable[[Tensor], Tensor]
     df: Callable[[Tensor, Tensor], Tensor]
     f_out: Callable[[Tensor, Tensor], Tensor] | None = None
+    df_out: Callable[[Tensor, Tensor, Tensor], Tensor] | None = None
 
     def apply_into(self, x: Tensor, out: Tensor) -> Tensor:
         """Write φ(x) into ``out`` without a temporary when the op supports ``out=``."""
         if self.f_out is not None:
             return self.f_out(x, out)
         return out.copy_(self.f(x))
+
+    def derivative_into(self, x: Tensor, r: Tensor, out: Tensor) -> Tensor:
+        """Write φ′(x) into ``out`` (``r = φ(x)``), without temporaries where possible."""
+        if self.df_out is not None:
+            return self.df_out(x, r, out)
+        return out.copy_(self.df(x, r))
 
 
 _REGISTRY: dict[str, Nonlinearity] = {}
@@ -69,8 +77,14 @@ def available_nonlinearities() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def _tanh_derivative_into(x: Tensor, r: Tensor, out: Tensor) -> Tensor:
+    # 1 − r² in one fused pass (addcmul: one + (−1)·r·r), no temporaries
+    return torch.addcmul(torch.ones((), dtype=r.dtype, device=r.device), r, r, value=-1.0,
+                         out=out)
+
+
 register_nonlinearity(Nonlinearity("tanh", torch.tanh, lambda x, r: 1.0 - r * r,
-                                   lambda x, out: torch.tanh(x, out=out)))
+                                   lambda x, out: torch.tanh(x, out=out), _tanh_derivative_into))
 register_nonlinearity(Nonlinearity("relu", torch.relu, lambda x, r: (x > 0).to(x.dtype),
                                    lambda x, out: torch.clamp(x, min=0.0, out=out)))
 register_nonlinearity(

@@ -89,3 +89,22 @@ def test_only_trainable_parameters_get_gradients():
     _, grads, _ = rate_bptt(model, batch.inputs.double(),
                             lambda y: masked_mse(y, batch.targets, batch.mask))
     assert list(grads) == ["W"] and grads["W"].shape == (N, N)
+
+
+def test_rule_workspace_reuse_across_shapes_is_exact():
+    """The BPTT rule reuses its buffers; a later call with other shapes must not see stale data."""
+    from rnnrank.learning.bptt import BPTT
+
+    rule = BPTT()
+    for t_steps, batch_size in [(9, 3), (17, 4), (9, 3), (5, 6)]:
+        model, batch, xi = _problem("tanh", 0.0, False, True, False, seed=t_steps)
+        batch = Batch(batch.inputs[:t_steps, :batch_size], batch.targets[:t_steps, :batch_size],
+                      batch.mask[:t_steps, :batch_size])
+
+        def loss_fn(y, batch=batch):
+            return masked_mse(y, batch.targets, batch.mask)
+
+        reused = rule.gradients(model, batch, loss_fn=loss_fn, noise=None)
+        _, fresh, _ = rate_bptt(model, batch.inputs, loss_fn)
+        for name, g in fresh.items():
+            torch.testing.assert_close(reused.grads[name], g, rtol=0, atol=0)

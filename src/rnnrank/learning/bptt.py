@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from ..models.rate_rnn import RateRNN
 from ..tasks.base import Batch
-from .rate_bptt import rate_bptt
+from .rate_bptt import Workspace, rate_bptt
 from .rules import LearningRule, LossFn, RuleResult, autograd_gradients, register_rule
 
 BACKWARDS = ("auto", "adjoint", "autograd")
@@ -35,6 +35,7 @@ class BPTT(LearningRule):
             raise ValueError(f"backward must be one of {BACKWARDS}, got {backward!r}")
         self.truncation = truncation
         self.backward = backward
+        self._workspace = Workspace()
 
     def options(self) -> dict:
         return {"truncation": self.truncation, "backward": self.backward}
@@ -49,7 +50,8 @@ class BPTT(LearningRule):
                 raise ValueError(f"backward='adjoint' needs a RateRNN, got "
                                  f"{type(model).__name__}; use backward='autograd'")
             loss, grads, outputs = rate_bptt(model, batch.inputs, loss_fn, noise=noise,
-                                             truncation=self.truncation)
+                                             truncation=self.truncation,
+                                             workspace=self._workspace)
             return RuleResult(loss, grads, outputs)
         extra = {"detach_every": self.truncation} if self.truncation else {}
         return autograd_gradients(model, batch, loss_fn=loss_fn, noise=noise, **extra)

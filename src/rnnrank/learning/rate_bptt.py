@@ -52,15 +52,17 @@ def adjoint(
     alpha: float,
     dphi: Tensor,
     truncation: int | None = None,
+    out: Tensor | None = None,
 ) -> Tensor:
     """λ [T+1, E, B, N] by the backward recursion of the module docstring.
 
-    ``dphi`` is φ′(x) for all states [T+1, E, B, N]; ``error`` is e [T, E, B, O].
+    ``dphi`` is φ′(x) for all states [T+1, E, B, N]; ``error`` is e [T, E, B, O]; ``out`` an
+    optional buffer like ``states`` to write λ into.
     """
     T = error.shape[0]
     E, B, O = error.shape[1:]
     N = params.W.shape[-1]
-    lam = torch.empty_like(states)
+    lam = torch.empty_like(states) if out is None else out
     # Vᵀ e[t−1] for all t at once — one product, written straight into λ[1..T].
     if E == 1:
         torch.mm(error.reshape(T * B, O), params.V[0], out=lam[1:].view(T * B, N))
@@ -81,6 +83,24 @@ def adjoint(
     return lam
 
 
+class Workspace:
+    """Buffers reused across updates of the same shape (states, rates, φ′, λ).
+
+    Fresh multi-megabyte allocations are served by new pages from the OS, and their page faults
+    cost as much as the arithmetic at the sizes of this field; a learning rule keeps one of these.
+    """
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, Tensor] = {}
+
+    def get(self, name: str, like: tuple, dtype: torch.dtype, device) -> Tensor:
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape != like or buf.dtype != dtype or buf.device != device:
+            buf = torch.empty(like, dtype=dtype, device=device)
+            self._buffers[name] = buf
+        return buf
+
+
 @torch.no_grad()
 def rate_bptt(
     model: RateRNN,
@@ -89,6 +109,7 @@ def rate_bptt(
     *,
     noise: Tensor | None = None,
     truncation: int | None = None,
+    workspace: Workspace | None = None,
 ) -> tuple[Tensor, dict[str, Tensor], Tensor]:
     """Loss, exact gradients and outputs of a ``RateRNN`` on one batch.
 
@@ -98,6 +119,7 @@ def rate_bptt(
         loss_fn: maps outputs [T, E, B, O] to the loss per member [E] (differentiable).
         noise: standard normal draws [T, E, B, N] when the model is noisy.
         truncation: truncated-BPTT window k (None = full BPTT).
+        workspace: buffers to reuse across calls (a fresh one when None).
 
     Returns:
         (loss [E], gradients named like ``model``'s parameters in its own shapes, outputs
@@ -106,12 +128,19 @@ def rate_bptt(
     params = model.params()
     inputs = inputs.to(dtype=params.W.dtype, device=params.W.device)
     alpha, phi = model.alpha, model.phi
+    ws = workspace if workspace is not None else Workspace()
+    E, N = params.W.shape[0], params.W.shape[-1]
+    shape = (inputs.shape[0] + 1, E, inputs.shape[-2], N)
+    buffers = {k: ws.get(k, shape, params.W.dtype, params.W.device)
+               for k in ("states", "rates", "dphi", "lam")}
     states, rates = rd.unroll_states(params, inputs, alpha=alpha, phi=phi, noise=noise,
-                                     noise_std=model.config.noise)
+                                     noise_std=model.config.noise,
+                                     out=(buffers["states"], buffers["rates"]))
     outputs = rd.readout(params, rates[1:])
     loss, error = output_error(outputs, loss_fn)
-    dphi = phi.df(states, rates)
-    lam = adjoint(params, states, rates, error, alpha=alpha, dphi=dphi, truncation=truncation)
+    dphi = phi.derivative_into(states, rates, buffers["dphi"])
+    lam = adjoint(params, states, rates, error, alpha=alpha, dphi=dphi, truncation=truncation,
+                  out=buffers["lam"])
 
     T, E, B, N = lam.shape[0] - 1, *lam.shape[1:]
     post = lam[1:].permute(1, 0, 2, 3).reshape(E, T * B, N)  # λ[t+1]   [E, T·B, N]
@@ -120,14 +149,19 @@ def rate_bptt(
     if "W" in wanted:
         pre = rates[:-1].permute(1, 0, 2, 3).reshape(E, T * B, N)
         grads["W"] = torch.bmm(post.transpose(1, 2), pre).mul_(alpha)
-    if "U" in wanted:
+    if "U" in wanted or "b" in wanted:
+        # [u, 1]ᵀ Λ gives ∂L/∂U and ∂L/∂b in one product; the thin operand goes first
+        # (MKL is several times faster with the small dimension as rows).
         if inputs.dim() == 3:
             u = inputs.reshape(1, T * B, -1).expand(E, -1, -1)
         else:
             u = inputs.permute(1, 0, 2, 3).reshape(E, T * B, -1)
-        grads["U"] = torch.bmm(post.transpose(1, 2), u).mul_(alpha)
-    if "b" in wanted:
-        grads["b"] = post.sum(1).mul_(alpha)
+        u1 = torch.cat([u, u.new_ones(E, T * B, 1)], dim=2)
+        ub = torch.bmm(u1.transpose(1, 2), post).mul_(alpha)  # [E, I+1, N]
+        if "U" in wanted:
+            grads["U"] = ub[:, :-1].transpose(1, 2).contiguous()
+        if "b" in wanted:
+            grads["b"] = ub[:, -1].contiguous()
     if "V" in wanted:
         O = error.shape[-1]
         err = error.permute(1, 0, 2, 3).reshape(E, T * B, O)

@@ -134,8 +134,12 @@ def unroll_states(
     phi: Nonlinearity,
     noise: Tensor | None = None,
     noise_std: float = 0.0,
+    out: tuple[Tensor, Tensor] | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Graph-free unroll into preallocated buffers: (states, rates), each [T+1, E, B, N].
+
+    ``out`` may pass the two buffers to reuse (every entry is overwritten): large fresh
+    allocations cost page faults comparable to the whole forward pass at these sizes.
 
     The input drive of all steps is one matrix product; each step is then an in-place add,
     an in-place ``baddbmm`` and one pointwise φ — no allocation, no copy.
@@ -144,7 +148,11 @@ def unroll_states(
     E, N, _ = params.W.shape
     # states[t+1] starts as α(U u[t] + b) (+ noise) and is completed in place, so that no
     # step copies a buffer: x[t+1] = states[t+1] + (1−α) x[t] + α φ(x[t]) Wᵀ.
-    states = torch.empty(T + 1, E, B, N, dtype=params.W.dtype, device=params.W.device)
+    if out is None:
+        states = torch.empty(T + 1, E, B, N, dtype=params.W.dtype, device=params.W.device)
+        rates = torch.empty_like(states)
+    else:
+        states, rates = out
     if inputs.dim() == 3 and E == 1:  # the common case: one fused product, written in place
         torch.addmm(params.b[0], inputs.reshape(T * B, -1), params.U[0].T, beta=alpha,
                     alpha=alpha, out=states[1:].view(T * B, N))
@@ -153,7 +161,6 @@ def unroll_states(
     if noise is not None and noise_std > 0.0:
         states[1:].add_(noise, alpha=noise_std * math.sqrt(alpha))
     states[0] = params.x0[:, None, :]
-    rates = torch.empty_like(states)
     phi.apply_into(states[0], rates[0])
     WT = params.W.transpose(1, 2).contiguous()
     # Views made once: per-step indexing costs as much as a small kernel at these sizes.
