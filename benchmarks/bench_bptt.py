@@ -3,8 +3,10 @@
 Both do the same work on the same model and batches: forward over T steps, exact gradient of the
 masked MSE with respect to W, U, V, b, one Adam update. Prints, per size: milliseconds per update,
 the speed-up (naive / rnnrank), GFLOP/s of each against the machine's fp32 matrix-multiply peak
-measured in the same run, and peak memory of each (max RSS growth of a fresh subprocess; with
---memory). Gradients of both are checked to agree before timing.
+measured in the same run, and with --memory the peak memory of one update: resident-set growth
+over the process holding model, batch and optimiser, sampled every 0.5 ms in a fresh subprocess
+(rnnrank's reusable workspace, 4·(T+1)·B·N floats, is included). Gradients of both are
+checked to agree before timing.
 
     python benchmarks/bench_bptt.py            # the full grid of issue 10
     python benchmarks/bench_bptt.py --quick    # a few sizes
@@ -31,7 +33,7 @@ def naive_update(model, batch, opt):
     """The textbook loop: one autograd node chain per time step, readout per step."""
     W, U, V, b = model.W, model.U, model.V, model.b
     a = model.alpha
-    x = torch.zeros(batch.batch_size, W.shape[0])
+    x = torch.zeros(batch.batch_size, W.shape[0], device=W.device)
     ys = []
     for t in range(batch.n_steps):
         x = (1 - a) * x + a * (torch.tanh(x) @ W.T + batch.inputs[t] @ U.T + b)
@@ -55,12 +57,12 @@ def rnnrank_update(model, batch, opt, rule):
     return res.loss
 
 
-def make(n, b, t, seed=0):
+def make(n, b, t, seed=0, device="cpu"):
     gen = torch.Generator().manual_seed(seed)
-    model = rr.RateRNN(4, n, 2, gain=1.5, seed=seed)
+    model = rr.RateRNN(4, n, 2, gain=1.5, seed=seed, device=device)
     batch = Batch(torch.randn(t, b, 4, generator=gen), torch.randn(t, b, 2, generator=gen),
                   (torch.rand(t, b, 2, generator=gen) < 0.5).float())
-    return model, batch
+    return model, batch.to(device)
 
 
 def check_same_gradients(n=64, b=8, t=50):
@@ -82,13 +84,20 @@ def check_same_gradients(n=64, b=8, t=50):
         assert err < 1e-4, (name, float(err))  # float32 round-off
 
 
+def _sync():
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 def timeit(fn, reps, min_time=1.0):
     fn()  # warm-up
+    _sync()
     times = []
     t_end = time.perf_counter() + min_time
     while len(times) < reps or time.perf_counter() < t_end:
         t0 = time.perf_counter()
         fn()
+        _sync()
         times.append(time.perf_counter() - t0)
         if len(times) >= 50:
             break
@@ -96,8 +105,8 @@ def timeit(fn, reps, min_time=1.0):
     return times[len(times) // 2]
 
 
-def matmul_peak(size=2048, reps=5):
-    a, b = torch.randn(size, size), torch.randn(size, size)
+def matmul_peak(size=2048, reps=5, device="cpu"):
+    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
     t = timeit(lambda: a @ b, reps, min_time=0.5)
     return 2 * size**3 / t / 1e9
 
@@ -108,18 +117,29 @@ def flops(n, b, t):
 
 
 MEM_SCRIPT = """
-import resource, sys, torch
+import os, sys, threading, time, torch
 sys.path.insert(0, {bench_dir!r})
 from bench_bptt import make, naive_update, rnnrank_update
 from rnnrank.learning.bptt import BPTT
+page = os.sysconf("SC_PAGE_SIZE")
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * page
 model, batch = make({n}, {b}, {t})
 opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-if {method!r} == "naive":
-    naive_update(model, batch, opt)
-else:
-    rnnrank_update(model, batch, opt, BPTT())
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base)
+rule = BPTT()
+update = (lambda: naive_update(model, batch, opt)) if {method!r} == "naive" else \\
+    (lambda: rnnrank_update(model, batch, opt, rule))
+peak, done = [0], [False]
+def sample():
+    while not done[0]:
+        peak[0] = max(peak[0], rss())
+        time.sleep(0.0005)
+base = rss()
+thread = threading.Thread(target=sample); thread.start()
+update()  # the first update: rnnrank's workspace and the naive graph both count
+done[0] = True; thread.join()
+print((peak[0] - base) / 2**20)
 """
 
 
@@ -129,7 +149,7 @@ def peak_memory_mb(method, n, b, t):
     code = MEM_SCRIPT.format(bench_dir=str(Path(__file__).parent), n=n, b=b, t=t, method=method)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
-    return int(out.stdout.strip().splitlines()[-1]) / 1024
+    return float(out.stdout.strip().splitlines()[-1])
 
 
 def main():
@@ -137,12 +157,15 @@ def main():
     parser.add_argument("--quick", action="store_true", help="a few sizes only")
     parser.add_argument("--memory", action="store_true", help="also measure peak memory")
     parser.add_argument("--json", type=str, default=None, help="write results to this file")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args()
     torch.manual_seed(0)
     check_same_gradients()
-    peak = matmul_peak()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
+    peak = matmul_peak(device=args.device)
+    print(f"torch {torch.__version__}, {args.device}, {torch.get_num_threads()} threads; "
           f"fp32 matmul peak (2048²): {peak:.1f} GFLOP/s")
+    if args.device != "cpu" and args.memory:
+        parser.error("--memory measures CPU resident memory; use it with --device cpu")
     sizes = [(64, 32, 250), (256, 64, 250), (512, 64, 100)] if args.quick else \
         list(itertools.product([64, 256, 512], [32, 64], [100, 250, 1000]))
     header = (f"{'N':>4} {'B':>3} {'T':>5} | {'naive ms':>9} {'rnnrank ms':>10} {'speed-up':>8} |"
@@ -152,7 +175,7 @@ def main():
     print(header)
     results = []
     for n, b, t in sizes:
-        model, batch = make(n, b, t)
+        model, batch = make(n, b, t, device=args.device)
         rule = BPTT()
         opt = torch.optim.Adam(model.parameters(), lr=1e-4)
         reps = 3 if n * b * t > 5e6 else 10
