@@ -13,6 +13,7 @@ def _write(path, n_snap=5, capacity=3):
     for k in range(n_snap):
         w.append(10 * k, {"W": np.full((4, 4), k, np.float32), "b": np.arange(4.0) + k},
                  loss=np.array([1.0 / (k + 1)]), score=np.array([k / 10]))
+    w.flush()
     return w
 
 

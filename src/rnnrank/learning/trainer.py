@@ -177,6 +177,7 @@ class _Loop:
 
     def _checkpoint(self, step: int, seconds: float, *, completed: bool = False) -> None:
         """Save everything needed to continue at ``step`` (metrics first, checkpoint last)."""
+        self.writer.flush()
         if self.dir is None:
             return
         self.dir.write_metrics(self.rows)
@@ -216,7 +217,7 @@ class _Loop:
         return self.task.score(outputs, batch).detach().cpu().double().numpy().reshape(self.E)
 
     def _record(self, step: int, loss: np.ndarray, score: np.ndarray) -> None:
-        arrays = {k: v.detach().cpu().numpy()
+        arrays = {k: v.detach().cpu().numpy().copy()  # queued: must not alias the parameter
                   for k, v in self.model.recorded_parameters().items()}
         self.writer.append(step, arrays, loss, score)
 
@@ -266,9 +267,15 @@ class _Loop:
                     if step < c.steps:
                         self._apply(result.grads)
                         advance(float(np.mean(loss)))
-        except KeyboardInterrupt:
+        except TrainingDiverged:
+            raise
+        except BaseException as exc:  # keep what was recorded, say how the run ended, re-raise
+            self.writer.flush()
             if self.dir is not None:
-                self.dir.write_status("interrupted", step=step)
+                self.dir.write_metrics(self.rows)
+                interrupted = isinstance(exc, KeyboardInterrupt)
+                self.dir.write_status("interrupted" if interrupted else "failed", step=step,
+                                      message=f"{type(exc).__name__}: {exc}")
             raise
         seconds = time.perf_counter() - t0
         self._checkpoint(c.steps + 1, seconds, completed=True)
@@ -282,6 +289,7 @@ class _Loop:
         msg = (f"training diverged at step {step}: loss is {loss[bad[0]]}{where}; "
                f"kept {self.writer.count} snapshots. Lower the learning rate or clip gradients "
                "(grad_clip=...).")
+        self.writer.flush()
         if self.dir is not None:
             self.dir.write_metrics(self.rows)
             self.dir.write_status("diverged", step=step, message=msg, seconds=seconds)
