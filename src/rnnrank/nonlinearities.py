@@ -45,7 +45,11 @@ class Nonlinearity:
         return out.copy_(self.f(x))
 
     def derivative_into(self, x: Tensor, r: Tensor, out: Tensor) -> Tensor:
-        """Write φ′(x) into ``out`` (``r = φ(x)``), without temporaries where possible."""
+        """Write φ′(x) into ``out`` (``r = φ(x)``), without temporaries where possible.
+
+        ``out`` may be ``x`` itself (the BPTT pass overwrites the states with φ′): a ``df_out``
+        must not read ``x`` after it starts writing ``out``.
+        """
         if self.df_out is not None:
             return self.df_out(x, r, out)
         return out.copy_(self.df(x, r))

@@ -84,7 +84,7 @@ def adjoint(
 
 
 class Workspace:
-    """Buffers reused across updates of the same shape (states, rates, φ′, λ).
+    """Buffers reused across updates of the same shape (states then φ′, rates, λ).
 
     Fresh multi-megabyte allocations are served by new pages from the OS, and their page faults
     cost as much as the arithmetic at the sizes of this field; a learning rule keeps one of these.
@@ -132,13 +132,14 @@ def rate_bptt(
     E, N = params.W.shape[0], params.W.shape[-1]
     shape = (inputs.shape[0] + 1, E, inputs.shape[-2], N)
     buffers = {k: ws.get(k, shape, params.W.dtype, params.W.device)
-               for k in ("states", "rates", "dphi", "lam")}
+               for k in ("states", "rates", "lam")}
     states, rates = rd.unroll_states(params, inputs, alpha=alpha, phi=phi, noise=noise,
                                      noise_std=model.config.noise,
                                      out=(buffers["states"], buffers["rates"]))
     outputs = rd.readout(params, rates[1:])
     loss, error = output_error(outputs, loss_fn)
-    dphi = phi.derivative_into(states, rates, buffers["dphi"])
+    # The states are not needed once φ′ is known: overwrite them (three buffers, not four).
+    dphi = phi.derivative_into(states, rates, states)
     lam = adjoint(params, states, rates, error, alpha=alpha, dphi=dphi, truncation=truncation,
                   out=buffers["lam"])
 
