@@ -111,7 +111,7 @@ def evaluate_networks(model, task, W, U, V, b, x0, batch, *, seed: int = 0):
     losses, scores = [], []
     for lo in range(0, E, chunk):
         sl = slice(lo, min(E, lo + chunk))
-        p = rd.RateParams(*(torch.as_tensor(np.ascontiguousarray(a[sl])) for a in
+        p = rd.RateParams(*(torch.tensor(np.array(a[sl])) for a in
                             (W, U, V, b, x0)))
         e = p.W.shape[0]
         noise = None if xi is None else xi.expand(T, e, B, N).contiguous()
