@@ -53,3 +53,24 @@ def test_train_writes_a_run_and_a_json_summary(tmp_path, capsys):
 def test_help_shows_an_example(capsys):
     assert main(["train", "--help"]) == 0
     assert "Example: rnnrank train" in capsys.readouterr().out
+
+
+def test_reproduce_unknown_paper_exits_2(capsys):
+    assert main(["reproduce", "smith1999"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown paper 'smith1999'" in err and err.count("\n") == 1
+
+
+def test_analyze_matrix_rank_on_a_tiny_run(tmp_path, capsys):
+    out = tmp_path / "ff"
+    assert main(["train", "--out", str(out), "--task", "flipflop", "--task-option", "n_bits=2",
+                 "--task-option", "duration=10", "--n-rec", "16", "--steps", "6",
+                 "--record-every", "3", "--dt", "0.5", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["analyze", str(out), "--matrix-rank", "--batch-size", "16", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["ranks"][0] == 0 and summary["ranks"][-1] == 16
+    assert len(summary["loss_vs_rank"]) == len(summary["ranks"])
+    assert (out / "analysis" / "matrix_rank.png").exists()
+    assert json.loads((out / "analysis" / "matrix_rank.json").read_text())["step"] == 6
+    assert main(["analyze", str(out)]) == 2  # no analysis chosen

@@ -145,6 +145,47 @@ def report(
     _emit({**run_summary(run), "report": str(path / "index.html")}, as_json)
 
 
+@app.command(epilog="Example: rnnrank reproduce schuessler2020 --quick --out runs/schuessler")
+def reproduce(
+    paper: Annotated[str, typer.Argument(help="Paper to reproduce: schuessler2020.")],
+    out: Annotated[Path | None, typer.Option(help="Report and run directory (resumable).")]
+    = None,
+    quick: Annotated[bool, typer.Option(help="Reduced sizes: < 10 min on 2 cores.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+) -> None:
+    """Train, analyse and write the report of a paper's experiments (resumes saved runs)."""
+    from rnnrank.experiments import REPRODUCTIONS
+
+    if paper not in REPRODUCTIONS:
+        raise BadInput(f"unknown paper {paper!r}; choose one of {sorted(REPRODUCTIONS)}")
+    out = out if out is not None else Path("runs") / paper
+    results = REPRODUCTIONS[paper](out, quick_run=quick, progress=not as_json)
+    _emit({"paper": paper, "report": str(out / "index.md"), "seconds": results["seconds"],
+           "networks": len(results["networks"])}, as_json)
+
+
+@app.command(epilog="Example: rnnrank analyze runs/ff --matrix-rank --json")
+def analyze(
+    run: Annotated[Path, typer.Argument(help="A run directory written by rnnrank train.")],
+    matrix_rank: Annotated[bool, typer.Option(
+        "--matrix-rank", help="Spectra of ΔW and task loss vs truncation rank.")] = False,
+    member: Annotated[int | None, typer.Option(help="Ensemble member (ensembles only).")]
+    = None,
+    batch_size: Annotated[int, typer.Option(help="Test trials per evaluation.")] = 512,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON summary.")] = False,
+) -> None:
+    """Analyses of one run, written to RUN/analysis/ (PNG figures + summary.json)."""
+    from rnnrank.analysis.run_analysis import matrix_rank_report
+
+    if not (run / "config.yaml").exists():
+        raise BadInput(f"{run} is not a run directory (no config.yaml); pass the --out of a "
+                       "finished or running 'rnnrank train'")
+    if not matrix_rank:
+        raise BadInput("choose an analysis, e.g. --matrix-rank")
+    summary = matrix_rank_report(run, member=member, batch_size=batch_size)
+    _emit(summary, as_json)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning user errors into one line and exit code 2."""
     from rnnrank.learning.trainer import TrainingDiverged

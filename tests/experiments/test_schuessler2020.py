@@ -1,0 +1,44 @@
+"""The Schuessler et al. (2020) setup and a tiny end-to-end reproduction."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from rnnrank.experiments import schuessler2020 as s20
+
+
+def test_paper_setup_matches_the_paper():
+    setup = s20.paper()
+    assert setup.gains("flipflop") == pytest.approx(np.arange(0, 2.4, 0.3))   # g_max 2.1
+    assert setup.gains("mante")[-1] == pytest.approx(2.7)
+    assert setup.gains("romo")[-1] == pytest.approx(3.0)
+    assert setup.n_rec == 256 and setup.dt == 0.5 and len(setup.seeds) == 5
+    assert setup.steps == {"flipflop": 1000, "mante": 2000, "romo": 6000}
+    task = s20.make_task("flipflop", setup)
+    assert task.n_bits == 2 and task.memory == "last" and task.dt == 0.5
+
+
+@pytest.mark.slow  # ~3 s idle, longer on a loaded machine (matplotlib + training)
+def test_tiny_reproduction_trains_one_ensemble_per_task_and_writes_the_report(tmp_path):
+    setup = replace(s20.quick(), n_rec=12, steps={"flipflop": 3, "mante": 3, "romo": 3},
+                    g_grid=(0.0, 0.9), seeds=(0, 1), record_every=1, test_batch=8,
+                    ranks=(0, 1, 2), n_shuffles=1, linear_n=32, linear_gains=(0.0, 0.5),
+                    tasks=("flipflop",))
+    run, task, members = s20.train_task("flipflop", setup, tmp_path / "ff")
+    assert members == [(0.0, 0), (0.0, 1), (0.9, 0), (0.9, 1)]
+    assert run.trajectory.weights.shape == (4, 4, 12, 12)   # [K, E, N, N]
+    rows = s20.analyse_task(run, task, members, setup)
+    assert len(rows) == 4 and rows[2]["g"] == 0.9
+    assert rows[0]["ranks"] == [0, 1, 2, 12]
+    lin = s20.linear_part(setup)
+    assert lin[0]["time_ratio"] == 1.0 and lin[1]["time_ratio_theory"] == pytest.approx(0.5625)
+    from rnnrank.experiments.schuessler2020_report import write_report
+
+    results = {"setup": {**setup.__dict__, "label": "quick"}, "networks": rows, "linear": lin,
+               "lstm": None, "seconds": 0.0}
+    page = write_report(results, tmp_path).read_text()
+    assert "| flipflop | 0.9 |" in page and "(5)" in page  # paper's functional rank at g=0.9
+    assert (tmp_path / "spectra.png").exists() and (tmp_path / "vs_gain.png").exists()
