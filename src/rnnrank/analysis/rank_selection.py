@@ -120,7 +120,7 @@ def select_cp_rank(
     (:func:`cp_similarity`) of the other restarts to the best, the chosen rank is the smallest
     ``r`` such that
 
-        e_r' − e_r'+1 ≤ threshold · e_r' + atol   for every tried r' ≥ r,   and   s_r ≥ min_similarity,
+        e_r' − e_(r'+1) ≤ threshold · e_r' + atol  (every tried r' ≥ r)  and  s_r ≥ min_similarity,
 
     i.e. the smallest model after which no added component lowers the error by more than
     ``threshold`` (relative, default 5%), and whose restarts find the same components
