@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import torch
 
 import rnnrank as rr
@@ -105,6 +106,21 @@ def timeit(fn, reps, min_time=1.0):
     return times[len(times) // 2]
 
 
+def timeit_pair(first, second, reps, min_time=2.0):
+    """Alternate two functions; return arrays of their times (seconds), paired by rep."""
+    first(), second()  # warm-up
+    a, b = [], []
+    t_end = time.perf_counter() + min_time
+    while len(a) < reps or (time.perf_counter() < t_end and len(a) < 50):
+        for fn, out in ((first, a), (second, b)):
+            _sync()
+            t0 = time.perf_counter()
+            fn()
+            _sync()
+            out.append(time.perf_counter() - t0)
+    return np.array(a), np.array(b)
+
+
 def matmul_peak(size=2048, reps=5, device="cpu"):
     a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
     t = timeit(lambda: a @ b, reps, min_time=0.5)
@@ -179,12 +195,16 @@ def main():
         rule = BPTT()
         opt = torch.optim.Adam(model.parameters(), lr=1e-4)
         reps = 3 if n * b * t > 5e6 else 10
-        t_ours = timeit(lambda: rnnrank_update(model, batch, opt, rule), reps)  # noqa: B023
-        t_naive = timeit(lambda: naive_update(model, batch, opt), reps)  # noqa: B023
+        # Interleave the two methods so that drifting load on a shared machine hits both alike;
+        # the speed-up is the median of per-pair ratios.
+        t_ours, t_naive = timeit_pair(lambda: rnnrank_update(model, batch, opt, rule),  # noqa: B023
+                                      lambda: naive_update(model, batch, opt), reps)  # noqa: B023
         f = flops(n, b, t) / 1e9
-        row = dict(N=n, B=b, T=t, naive_ms=1e3 * t_naive, rnnrank_ms=1e3 * t_ours,
-                   speedup=t_naive / t_ours, naive_pct_peak=100 * f / t_naive / peak,
-                   rnnrank_pct_peak=100 * f / t_ours / peak)
+        row = dict(N=n, B=b, T=t, naive_ms=1e3 * float(np.median(t_naive)),
+                   rnnrank_ms=1e3 * float(np.median(t_ours)),
+                   speedup=float(np.median(t_naive / t_ours)))
+        row["naive_pct_peak"] = 100 * f / (row["naive_ms"] / 1e3) / peak
+        row["rnnrank_pct_peak"] = 100 * f / (row["rnnrank_ms"] / 1e3) / peak
         line = (f"{n:>4} {b:>3} {t:>5} | {row['naive_ms']:>9.1f} {row['rnnrank_ms']:>10.1f} "
                 f"{row['speedup']:>7.2f}x | {row['naive_pct_peak']:>10.1f}% "
                 f"{row['rnnrank_pct_peak']:>12.1f}%")

@@ -164,26 +164,53 @@ def reproduce(
            "networks": len(results["networks"])}, as_json)
 
 
-@app.command(epilog="Example: rnnrank analyze runs/ff --matrix-rank --json")
+@app.command(epilog="Example: rnnrank analyze runs/ff --matrix-rank --tensor-rank --ranks 1-8")
 def analyze(
     run: Annotated[Path, typer.Argument(help="A run directory written by rnnrank train.")],
     matrix_rank: Annotated[bool, typer.Option(
         "--matrix-rank", help="Spectra of ΔW and task loss vs truncation rank.")] = False,
+    tensor_rank: Annotated[bool, typer.Option(
+        "--tensor-rank", help="CP rank of the ΔW(k) tensor, its factors, rank bounds.")] = False,
+    ranks: Annotated[str, typer.Option(help="CP ranks to try: 1-10, 1..10 or 1,2,4.")] = "1-10",
+    restarts: Annotated[int, typer.Option(help="CP restarts per rank.")] = 3,
     member: Annotated[int | None, typer.Option(help="Ensemble member (ensembles only).")]
     = None,
     batch_size: Annotated[int, typer.Option(help="Test trials per evaluation.")] = 512,
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON summary.")] = False,
 ) -> None:
-    """Analyses of one run, written to RUN/analysis/ (PNG figures + summary.json)."""
+    """Analyses of one run, written to RUN/analysis/ (PNG figures + JSON summaries)."""
     from rnnrank.analysis.run_analysis import matrix_rank_report
+    from rnnrank.analysis.tensor_rank_report import tensor_rank_report
 
     if not (run / "config.yaml").exists():
         raise BadInput(f"{run} is not a run directory (no config.yaml); pass the --out of a "
                        "finished or running 'rnnrank train'")
-    if not matrix_rank:
-        raise BadInput("choose an analysis, e.g. --matrix-rank")
-    summary = matrix_rank_report(run, member=member, batch_size=batch_size)
-    _emit(summary, as_json)
+    if not (matrix_rank or tensor_rank):
+        raise BadInput("choose an analysis: --matrix-rank and/or --tensor-rank")
+    summary = {}
+    if matrix_rank:
+        summary["matrix_rank"] = matrix_rank_report(run, member=member, batch_size=batch_size)
+    if tensor_rank:
+        summary["tensor_rank"] = tensor_rank_report(run, ranks=_parse_ranks(ranks),
+                                                    member=member, n_restarts=restarts)
+    _emit(summary if len(summary) > 1 else next(iter(summary.values())), as_json)
+
+
+def _parse_ranks(text: str) -> list[int]:
+    """'1-10', '1..10' or '1,2,4' → a list of positive ranks."""
+    try:
+        for sep in ("..", "-"):
+            if sep in text:
+                lo, hi = (int(v) for v in text.split(sep))
+                ranks = list(range(lo, hi + 1))
+                break
+        else:
+            ranks = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise BadInput(f"--ranks expects 1-10, 1..10 or 1,2,4; got {text!r}") from None
+    if not ranks or min(ranks) < 1:
+        raise BadInput(f"--ranks must name positive ranks, got {text!r}")
+    return ranks
 
 
 def main(argv: list[str] | None = None) -> int:
