@@ -42,3 +42,19 @@ def test_tiny_reproduction_trains_one_ensemble_per_task_and_writes_the_report(tm
     page = write_report(results, tmp_path).read_text()
     assert "| flipflop | 0.9 |" in page and "(5)" in page  # paper's functional rank at g=0.9
     assert (tmp_path / "spectra.png").exists() and (tmp_path / "vs_gain.png").exists()
+
+
+def test_lstm_experiment_truncations_are_exact_at_the_ends(tmp_path):
+    from rnnrank.experiments.schuessler2020_lstm import LSTMSetup, lstm_table, run_lstm
+
+    setup = LSTMSetup(hidden=6, steps=4, record_every=2, ranks=(0, 1, 6, 24), test_batch=64,
+                      task={"vocab": 30, "embed": 5, "length": 6})
+    result = run_lstm(setup, tmp_path / "lstm")
+    rows = result["per_matrix"]["lstm.weight_hh_l1"]
+    # full rank: p0 + ΔW_R = p1 exactly (float32 difference is exact in float64) and [W]_R = W
+    assert rows["delta"][-1] == result["final_accuracy"]
+    assert rows["weight"][-1] == result["final_accuracy"]
+    assert set(result["per_matrix"]) == {"lstm.weight_ih_l0", "lstm.weight_hh_l0",
+                                         "lstm.weight_ih_l1", "lstm.weight_hh_l1",
+                                         "readout.weight"}
+    assert "| lstm.weight_hh_l1 | Δ |" in "\n".join(lstm_table(result))

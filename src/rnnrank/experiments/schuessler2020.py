@@ -7,7 +7,7 @@ Setup (REFERENCES.md §1): h ← (1−dt)h + dt(W tanh h + U u), τ = 1, dt = 0.
 g ∈ arange(0, g_max + 0.3, 0.3), g_max = 2.1 / 2.7 / 3.0; 5 seeds. Each task trains as *one*
 ``RateRNN`` ensemble (every g × seed a member, members share batches); analyses run per member.
 
-The LSTM part of the paper is not here: ``lstm_part`` is the hook for it.
+The LSTM part (§5) is in ``schuessler2020_lstm``, run by ``lstm_part``.
 """
 
 from __future__ import annotations
@@ -161,10 +161,12 @@ def linear_part(setup: Setup) -> list[dict]:
     return rows
 
 
-def lstm_part(setup: Setup, out: Path):
-    """Hook for the paper's LSTM experiment (built separately); returns rows like
-    ``analyse_task``'s or None when not available."""
-    return None
+def lstm_part(setup: Setup, out: Path) -> dict:
+    """The paper's LSTM experiment (``schuessler2020_lstm``), at the reproduction's size."""
+    from .schuessler2020_lstm import paper_lstm, quick_lstm, run_lstm
+
+    return run_lstm(quick_lstm() if setup.label == "quick" else paper_lstm(),
+                    Path(out) / "runs" / "lstm")
 
 
 def reproduce(out: str | Path = "runs/schuessler2020", *, quick_run: bool = False,

@@ -144,8 +144,13 @@ def write_report(results, out: Path) -> Path:
         lines.append(f"| {r['g']:g} | {r['time_ratio']:.3f} | {r['time_ratio_theory']:.3f} | "
                      f"{r['delta_norm']:.3f} | {r['delta_norm_theory']:.3f} | "
                      f"{r['shuffle_ratio']:.3f} | {r['shuffle_ratio_theory']:.3f} |")
-    lines += ["", "LSTM part: " + ("not run here (hook `lstm_part`)." if results["lstm"] is None
-                                   else "see results.json."), ""]
+    lines += ["", "## LSTM (2 layers; offline sentiment task standing in for SST/GloVe)", ""]
+    if results["lstm"] is None:
+        lines += ["Not run.", ""]
+    else:
+        from .schuessler2020_lstm import lstm_table
+
+        lines += [*lstm_table(results["lstm"]), ""]
     lines += [f"![{m}]({m})" for m in made]
     (out / "index.md").write_text("\n".join(lines) + "\n")
     return out / "index.md"
