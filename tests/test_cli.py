@@ -74,3 +74,24 @@ def test_analyze_matrix_rank_on_a_tiny_run(tmp_path, capsys):
     assert (out / "analysis" / "matrix_rank.png").exists()
     assert json.loads((out / "analysis" / "matrix_rank.json").read_text())["step"] == 6
     assert main(["analyze", str(out)]) == 2  # no analysis chosen
+
+
+def test_analyze_tensor_rank_writes_figures_and_checks_bounds(tmp_path, capsys):
+    """A linear network from W0 = 0 trained by SGD: the run's config meets the assumptions of
+    the zero-init bound, which the report must check and find satisfied."""
+    out = tmp_path / "lin"
+    assert main(["train", "--out", str(out), "--task-option", "n_bits=2",
+                 "--task-option", "duration=8", "--n-rec", "12", "--gain", "0",
+                 "--nonlinearity", "identity", "--optimizer", "sgd", "--lr", "0.2",
+                 "--steps", "8", "--record-every", "1", "--dt", "0.5", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["analyze", str(out), "--tensor-rank", "--ranks", "1..3", "--restarts", "2",
+                 "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["tensor_shape"] == [8, 12, 12] and summary["ranks"] == [1, 2, 3]
+    (bound,) = summary["rank_bounds"]
+    assert bound["holds"] and bound["matrix_rank_bound"] == 4
+    assert bound["max_measured_rank"] <= 4
+    assert (out / "analysis" / "tensor_rank.png").exists()
+    assert (out / "analysis" / "tensor_rank_factors.png").exists()
+    assert main(["analyze", str(out), "--tensor-rank", "--ranks", "0-3"]) == 2
