@@ -26,5 +26,5 @@ def progress_bar(total: int, start: int = 0, *, enabled: bool, label: str
                TextColumn("loss {task.fields[loss]:.4g}"), TimeElapsedColumn(),
                TextColumn("<"), TimeRemainingColumn())
     with Progress(*columns, transient=False) as bar:
-        task = bar.add_task(label, total=total, completed=start, loss=float("nan"))
+        task = bar.add_task(label, total=total, completed=min(start, total), loss=float("nan"))
         yield lambda loss: bar.update(task, advance=1, loss=loss)

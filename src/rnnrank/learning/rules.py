@@ -20,6 +20,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
+from ..registry import Registry
 from ..tasks.base import Batch
 
 LossFn = Callable[[Tensor], Tensor]
@@ -67,22 +68,9 @@ class LearningRule(ABC):
             raise ValueError(f"rule {self.name!r} has no state, got keys {sorted(state)}")
 
 
-_REGISTRY: dict[str, type[LearningRule]] = {}
-
-
-def register_rule(name: str):
-    """Class decorator registering a ``LearningRule`` under ``name``."""
-
-    def decorate(cls: type[LearningRule]) -> type[LearningRule]:
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return decorate
-
-
-def available_rules() -> list[str]:
-    return sorted(_REGISTRY)
+RULES: Registry[LearningRule] = Registry("learning rule")
+register_rule = RULES.register  # class decorator registering a LearningRule under a name
+available_rules = RULES.names
 
 
 def make_rule(name: str | LearningRule, **options) -> LearningRule:
@@ -91,11 +79,7 @@ def make_rule(name: str | LearningRule, **options) -> LearningRule:
         if options:
             raise ValueError("pass options to the rule's constructor, not alongside an instance")
         return name
-    try:
-        cls = _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown learning rule {name!r}; choose one of {available_rules()}")\
-            from None
+    cls = RULES.get(name)
     valid = set(inspect.signature(cls.__init__).parameters) - {"self"}
     unknown = set(options) - valid
     if unknown:

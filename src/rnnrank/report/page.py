@@ -12,7 +12,7 @@ from ..analysis.matrix_rank import participation_ratio, singular_values
 from ..store.atomic import read_yaml, write_text_atomic
 from ..store.run_dir import RunDir
 from ..store.trajectory import load_trajectory
-from ..tasks.base import _REGISTRY as _TASKS
+from ..tasks.base import TASKS
 from . import figures
 
 
@@ -44,8 +44,8 @@ def write_report(run_path: str | Path, out: str | Path | None = None) -> Path:
     traj = load_trajectory(run_path)
     config = read_yaml(run_path / "config.yaml")
     metrics = RunDir(run_path).read_metrics()
-    task_cls = _TASKS.get(config["task"]["name"])
-    score_name = getattr(task_cls, "score_name", "score")
+    name = config["task"]["name"]
+    score_name = TASKS.get(name).score_name if name in TASKS else "score"
     made = {
         "loss.png": figures.loss_curve(traj, metrics, score_name=score_name.replace("_", " ")),
         "singular_values.png": figures.delta_spectrum(traj),

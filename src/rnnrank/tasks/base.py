@@ -18,6 +18,8 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
+from ..registry import Registry
+
 
 @dataclass(frozen=True)
 class Batch:
@@ -139,22 +141,9 @@ def normalised_error(values: Tensor, targets: Tensor, mask: Tensor) -> Tensor:
     return mse / var.clamp_min(1e-12)
 
 
-_REGISTRY: dict[str, type[Task]] = {}
-
-
-def register_task(name: str):
-    """Class decorator: make a ``Task`` subclass available as ``make(name, ...)``."""
-
-    def decorate(cls: type[Task]) -> type[Task]:
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return decorate
-
-
-def available_tasks() -> list[str]:
-    return sorted(_REGISTRY)
+TASKS: Registry[Task] = Registry("task")
+register_task = TASKS.register  # class decorator: make a Task subclass available by name
+available_tasks = TASKS.names
 
 
 def make(name: str, **options) -> Task:
@@ -163,10 +152,7 @@ def make(name: str, **options) -> Task:
     Raises:
         ValueError: unknown task name or option, with the valid choices.
     """
-    try:
-        cls = _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown task {name!r}; choose one of {available_tasks()}") from None
+    cls = TASKS.get(name)
     valid = {f.name for f in dataclasses.fields(cls)}
     unknown = set(options) - valid
     if unknown:
