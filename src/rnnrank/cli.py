@@ -109,7 +109,7 @@ def train(
 def quickstart(
     out: Annotated[Path, typer.Option(help="Where to write the run and its report.")]
     = Path("runs/quickstart"),
-    steps: Annotated[int, typer.Option(help="Parameter updates.")] = 1000,
+    steps: Annotated[int, typer.Option(help="Parameter updates.")] = 1200,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
     """Train a small 3-bit flip-flop network, record W(k), and write a first report."""
@@ -117,9 +117,10 @@ def quickstart(
     from rnnrank.report import run_summary, write_report
 
     task = rr.tasks.make("flipflop", n_bits=3, dt=0.2)
-    # g = 0.9 learns this task reliably in ~400 updates; g = 1.5 (chaotic) needs a smaller lr.
+    # g = 0.9, Adam 1e-3: solved (accuracy 1.0) within ~300 updates for seeds 0 and 1; at
+    # lr = 2e-3 the loss can jump back up and stay there (measured), at g = 1.5 even at 1e-3.
     model = rr.RateRNN(task.n_in, 128, task.n_out, gain=0.9, seed=0, dt=0.2)
-    summary = _train_and_summarise(model, task, out=out, as_json=as_json, steps=steps, lr=2e-3,
+    summary = _train_and_summarise(model, task, out=out, as_json=as_json, steps=steps, lr=1e-3,
                                    batch_size=32, record_every=10, seed=0)
     report = write_report(out)
     summary.update({k: v for k, v in run_summary(out).items()
