@@ -17,7 +17,9 @@ def trained():
     # The paper's 2-bit flip-flop (memory="last", dt = 0.5), shortened to 25 τ to stay fast.
     task = rr.tasks.make("flipflop", n_bits=2, memory="last", dt=0.5, duration=25.0)
     model = rr.RateRNN(2, 64, 2, gain=0.9, seed=0, dt=0.5)
-    run = rr.train(model, task, steps=250, lr=0.01, batch_size=32, record_every=50, seed=0)
+    # Adam 3e-3: solved by update 100 (loss 1e-4). At 1e-2 the solution is fragile — round-off
+    # differences between correct gradient implementations decided whether it was kept.
+    run = rr.train(model, task, steps=300, lr=3e-3, batch_size=32, record_every=50, seed=0)
     return model, task, run
 
 
@@ -47,7 +49,7 @@ def test_delta_w_is_low_rank_and_a_small_truncation_keeps_the_task_solved(traine
     model, task, run = trained
     s = an.singular_values(run.trajectory.delta())
     energy = np.cumsum(s**2) / np.sum(s**2)
-    # Five of 64 singular values carry > 70% of ‖ΔW‖² (measured 78%; a random 64×64 matrix:
+    # Five of 64 singular values carry > 70% of ‖ΔW‖² (measured 90%; a random 64×64 matrix:
     # ~25%). Adam's per-coordinate steps add a small full-rank part.
     assert energy[4] > 0.7
     res = an.performance_vs_rank(model, task, [0, 1, 2, 4, 8], trajectory=run.trajectory,
