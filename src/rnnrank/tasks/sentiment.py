@@ -5,7 +5,9 @@ embeddings; neither can be downloaded here, so rnnrank generates the same kind o
 a fixed vocabulary of ``vocab`` words with random embeddings (dimension ``embed``, drawn once from
 ``vocab_seed``), a fraction of them carrying a valence ±1 (the rest neutral), and ``negators`` that
 flip the valence of the next word. A sentence is ``length`` words drawn uniformly; its label is
-positive when the summed (negation-adjusted) valence is > 0 (ties, unlearnable, by a coin).
+positive when the summed (negation-adjusted) valence is > 0; a tie is decided by the last valenced
+word (so word order matters, as it does in SST's phrase structure); a sentence without any valenced
+word is labelled by a coin (the only unlearnable case, probability (1 − valenced)^length).
 
 Inputs [T, B, embed] are the word vectors; targets are one-hot over 2 classes (negative, positive)
 at the last word only (mask 1 there); score = accuracy of the argmax output at the last word.
@@ -62,9 +64,14 @@ class Sentiment(Task):
         words = torch.randint(0, self.vocab, (self.length, batch_size), generator=generator)
         negate = torch.zeros_like(words, dtype=torch.bool)
         negate[1:] = words[:-1] < self.negators
-        total = torch.where(negate, -val[words], val[words]).sum(0)
+        signed = torch.where(negate, -val[words], val[words])  # [T, B]
+        total = signed.sum(0)
+        # last non-zero valence of each sentence (0 when there is none)
+        idx = torch.where(signed != 0, torch.arange(self.length)[:, None], -1).amax(0)
+        last = signed.gather(0, idx.clamp(min=0)[None])[0] * (idx >= 0)
         coin = torch.randint(0, 2, (batch_size,), generator=generator)
-        label = torch.where(total == 0, coin, (total > 0).long())  # ties: a fair coin
+        decided = torch.where(total != 0, total, last)
+        label = torch.where(decided == 0, coin, (decided > 0).long())
         targets = torch.zeros(self.length, batch_size, 2)
         targets[-1, torch.arange(batch_size), label] = 1.0
         mask = torch.zeros_like(targets)
