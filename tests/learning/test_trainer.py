@@ -238,3 +238,15 @@ def test_model_and_task_must_agree():
         rr.train(model, rr.tasks.make("flipflop", **FF), steps=1)
     with pytest.raises(ValueError, match="needs n_in=3"):
         rr.train(model, rr.tasks.make("flipflop", n_bits=3), steps=1)
+
+
+def test_a_refused_resume_leaves_the_run_untouched(tmp_path):
+    model, task = _setup()
+    rr.train(model, task, steps=6, record_every=3, out=tmp_path / "r")
+    before = (tmp_path / "r" / "config.yaml").read_text()
+    model, task = _setup()
+    w_before = model.W.detach().clone()
+    with pytest.raises(ValueError, match="beyond steps=3"):
+        rr.train(model, task, steps=3, record_every=3, out=tmp_path / "r")
+    assert (tmp_path / "r" / "config.yaml").read_text() == before
+    torch.testing.assert_close(model.W, w_before, rtol=0, atol=0)  # the model was not touched

@@ -141,6 +141,8 @@ class _Loop:
             self._restore(self.checkpoint)
         else:
             self.writer.truncate(0)
+        if self.dir is not None:  # only once the resume is accepted: a refusal changes nothing
+            self.dir.write_config(self.full_config)
 
     # --- run directory and resuming --------------------------------------------------------
     def _open_dir(self, *, resume: bool, overwrite: bool) -> None:
@@ -155,23 +157,22 @@ class _Loop:
                 raise ValueError(f"the run in {self.dir.path} diverged at step "
                                  f"{status.get('step')}; change its settings and overwrite it")
             self.checkpoint = self.dir.load_checkpoint()
-        self.dir.write_config(self.full_config)
 
     def _restore(self, ck: dict) -> None:
+        start, count = int(ck["step"]), int(ck["n_snapshots"])
+        done = int(ck["steps_done"]) if ck.get("completed") else None
+        if done is not None and self.config.steps > done:
+            # Extend a completed run: redo its final (evaluation-only) step as an update.
+            start, count = done, count - 1
+        elif start > self.config.steps + 1:
+            raise ValueError(f"the run in {self.dir.path} is already at step {start - 1}, "
+                             f"beyond steps={self.config.steps}")
         self.model.load_state_dict(ck["model"])
         self.opt.load_state_dict(ck["optimizer"])
         self.rule.load_state_dict(ck["rule"])
         self.batch_gen.set_state(ck["batch_generator"])
         self.noise_gen.set_state(ck["noise_generator"])
-        self.start, self.elapsed0 = int(ck["step"]), float(ck["seconds"])
-        count = int(ck["n_snapshots"])
-        done = int(ck["steps_done"]) if ck.get("completed") else None
-        if done is not None and self.config.steps > done:
-            # Extend a completed run: redo its final (evaluation-only) step as an update.
-            self.start, count = done, count - 1
-        elif self.start > self.config.steps + 1:
-            raise ValueError(f"the run in {self.dir.path} is already at step {self.start - 1}, "
-                             f"beyond steps={self.config.steps}")
+        self.start, self.elapsed0 = start, float(ck["seconds"])
         self.writer.truncate(count)
         self.rows = [r for r in self.dir.read_metrics() if r[0] < self.start]
 
