@@ -30,6 +30,19 @@ def _fmt(v, spec=".3g"):
     return "—" if v is None else format(v, spec)
 
 
+def _per_task(groups, tasks, draw, title: str, **labels):
+    """One panel per task; ``draw(ax, rows)`` plots the rows of one g (label set here)."""
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.2), squeeze=False,
+                             constrained_layout=True)
+    for ax, t in zip(axes[0], tasks, strict=True):
+        for (task, g), rs in groups.items():
+            if task == t:
+                draw(ax, rs, f"g={g:g}")
+        ax.set(title=f"{t}: {title}", **labels)
+        ax.legend(fontsize=7, frameon=False)
+    return fig, axes[0]
+
+
 def _figures(results, out: Path) -> list[str]:
     groups = _by_task_g(results["networks"])
     tasks = list(dict.fromkeys(r["task"] for r in results["networks"]))
@@ -40,29 +53,20 @@ def _figures(results, out: Path) -> list[str]:
         plt.close(fig)
         made.append(name)
 
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.2), squeeze=False,
-                             constrained_layout=True)
-    for ax, t in zip(axes[0], tasks, strict=True):
-        for (task, g), rs in groups.items():
-            if task == t:
-                s = np.mean([r["svals"] for r in rs], axis=0)
-                ax.semilogy(np.arange(1, len(s) + 1), s, ".-", label=f"g={g:g}")
-        ax.set(title=f"{t}: singular values of ΔW", xlabel="index")
-        ax.legend(fontsize=7, frameon=False)
-    save(fig, "spectra.png")
+    def spectra(ax, rs, label):
+        s = np.mean([r["svals"] for r in rs], axis=0)
+        ax.semilogy(np.arange(1, len(s) + 1), s, ".-", label=label)
 
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.2), squeeze=False,
-                             constrained_layout=True)
-    for ax, t in zip(axes[0], tasks, strict=True):
-        for (task, g), rs in groups.items():
-            if task == t:
-                ratio = np.mean([r["trunc_loss_ratio"] for r in rs], axis=0)
-                ax.semilogy(rs[0]["ranks"][:-1], ratio[:-1], ".-", label=f"g={g:g}")
+    save(_per_task(groups, tasks, spectra, "singular values of ΔW", xlabel="index")[0],
+         "spectra.png")
+
+    def truncation(ax, rs, label):
+        ratio = np.mean([r["trunc_loss_ratio"] for r in rs], axis=0)
+        ax.semilogy(rs[0]["ranks"][:-1], ratio[:-1], ".-", label=label)
         ax.axhline(0.05, color="0.6", ls=":")
-        ax.set(title=f"{t}: loss of W0 + ΔW_R", xlabel="truncation rank R",
-               ylabel="loss(R) / L0")
-        ax.legend(fontsize=7, frameon=False)
-    save(fig, "truncation.png")
+
+    save(_per_task(groups, tasks, truncation, "loss of W0 + ΔW_R", xlabel="truncation rank R",
+                   ylabel="loss(R) / L0")[0], "truncation.png")
 
     g_lin = np.linspace(0, 0.99, 100)
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.2), constrained_layout=True)
@@ -87,16 +91,12 @@ def _figures(results, out: Path) -> list[str]:
         ax.legend(fontsize=7, frameon=False)
     save(fig, "vs_gain.png")
 
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.2), squeeze=False,
-                             constrained_layout=True)
-    for ax, t in zip(axes[0], tasks, strict=True):
-        for (task, g), rs in groups.items():
-            if task == t:
-                ax.plot(rs[0]["steps"][1:], np.mean([r["participation"] for r in rs],
-                                                    axis=0)[1:], label=f"g={g:g}")
-        ax.set(title=f"{t}: participation ratio of ΔW(k)", xlabel="update")
-        ax.legend(fontsize=7, frameon=False)
-    save(fig, "ranks_over_training.png")
+    def participation(ax, rs, label):
+        ax.plot(rs[0]["steps"][1:], np.mean([r["participation"] for r in rs], axis=0)[1:],
+                label=label)
+
+    save(_per_task(groups, tasks, participation, "participation ratio of ΔW(k)",
+                   xlabel="update")[0], "ranks_over_training.png")
     return made
 
 
