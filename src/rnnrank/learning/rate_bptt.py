@@ -28,6 +28,7 @@ import torch
 from torch import Tensor
 
 from ..models import rate_dynamics as rd
+from ..models import recurrence as rec
 from ..models.rate_rnn import RateRNN
 
 
@@ -79,7 +80,8 @@ def adjoint(
             lams[t].mul_(ds[t])  # state detached before step t: no recurrent term
             continue
         # λ[t] = (1−α)λ[t+1] + φ′(x[t]) ⊙ (g[t] + α λ[t+1] W), in place on g[t]
-        lams[t].baddbmm_(lams[t + 1], W, alpha=alpha).mul_(ds[t]).add_(lams[t + 1], alpha=leak)
+        rec.accumulate_(lams[t], W, lams[t + 1], alpha=alpha, transpose=True)
+        lams[t].mul_(ds[t]).add_(lams[t + 1], alpha=leak)
     return lam
 
 

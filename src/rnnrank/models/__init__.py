@@ -1,8 +1,13 @@
-"""Models: the leaky rate RNN (single or ensemble) and its step function."""
+"""Models: the leaky rate RNN (single or ensemble), its step and Jacobian, the LSTM wrapper."""
 
 from . import rate_dynamics as rate_dynamics
+from . import recurrence as recurrence
 from .lstm import LSTMNet as LSTMNet
 from .rate_dynamics import RateParams as RateParams
+from .rate_dynamics import jacobian as jacobian
+from .rate_dynamics import jvp as jvp
 from .rate_dynamics import step as step
+from .rate_dynamics import vjp as vjp
 from .rate_rnn import RateRNN as RateRNN
 from .rate_rnn import RateRNNConfig as RateRNNConfig
+from .recurrence import Factorised as Factorised

@@ -13,8 +13,15 @@ Shapes (ensemble layout; a single network is an ensemble of one, E = 1):
     states [T+1, E, B, N] (states[0] = x0), outputs [T, E, B, O], noise ξ [T, E, B, N]
 
 ``step`` is the unit of computation (learning rules, Lyapunov exponents and fitting reuse it);
-``unroll`` applies it over time with autograd; ``unroll_states`` is the graph-free fast path used
-for evaluation and by the hand-derived backward pass, and gives the same numbers.
+``jacobian``/``jvp``/``vjp`` are its derivative with respect to the state,
+
+    ∂x[t+1]/∂x[t] = (1 − α) I + α W diag(φ′(x[t])),
+
+``unroll`` applies the step over time with autograd; ``unroll_states`` is the graph-free fast path
+used for evaluation and by the hand-derived backward pass, and gives the same numbers.
+
+``W`` may be a dense tensor [E, N, N] or a ``recurrence.Factorised`` J = Σ_r c_r a_r b_rᵀ (with
+one c per member or per trial); every function here applies it through ``recurrence``.
 """
 
 from __future__ import annotations
@@ -26,12 +33,14 @@ import torch
 from torch import Tensor
 
 from ..nonlinearities import Nonlinearity
+from . import recurrence as rec
+from .recurrence import Recurrence
 
 
 class RateParams(NamedTuple):
     """Parameters of an ensemble of rate networks (see module docstring for shapes)."""
 
-    W: Tensor
+    W: Recurrence
     U: Tensor
     V: Tensor
     b: Tensor
@@ -82,15 +91,45 @@ def step(
     Returns:
         x[t+1] [E, B, N].
     """
-    rec = torch.bmm(phi.f(x), params.W.transpose(1, 2))
+    recurrent = rec.apply(params.W, phi.f(x))
     if u.dim() == 2:
         inp = torch.einsum("bi,eni->ebn", u, params.U)
     else:
         inp = torch.bmm(u, params.U.transpose(1, 2))
-    x_next = (1.0 - alpha) * x + alpha * (rec + inp + params.b[:, None, :])
+    x_next = (1.0 - alpha) * x + alpha * (recurrent + inp + params.b[:, None, :])
     if noise is not None and noise_std > 0.0:
         x_next = x_next + noise_std * math.sqrt(alpha) * noise
     return x_next
+
+
+def jacobian(params: RateParams, x: Tensor, *, alpha: float, phi: Nonlinearity) -> Tensor:
+    """∂step/∂x = (1 − α) I + α W diag(φ′(x)) at states x [E, B, N] → [E, B, N, N].
+
+    Independent of the input, the bias and the noise (they enter additively).
+    """
+    d = phi.df(x, phi.f(x))  # [E, B, N]
+    W = rec.as_dense(params.W)
+    W = W[:, None] if W.dim() == 3 else W  # [E, B or 1, N, N]
+    J = alpha * W * d[:, :, None, :]
+    eye = torch.eye(x.shape[-1], dtype=x.dtype, device=x.device)
+    return J + (1.0 - alpha) * eye
+
+
+def jvp(params: RateParams, x: Tensor, v: Tensor, *, alpha: float, phi: Nonlinearity) -> Tensor:
+    """Jacobian-vector products (1 − α) v + α W (φ′(x) ⊙ v) for k columns v [E, B, N, k].
+
+    What the QR (Benettin) method of Lyapunov exponents and forward-mode traces need; never
+    builds the N×N Jacobian.
+    """
+    d = phi.df(x, phi.f(x))[..., None]
+    return (1.0 - alpha) * v + alpha * rec.apply_cols(params.W, d * v)
+
+
+def vjp(params: RateParams, x: Tensor, lam: Tensor, *, alpha: float,
+        phi: Nonlinearity) -> Tensor:
+    """Vector-Jacobian products λ ∂step/∂x = (1 − α) λ + α φ′(x) ⊙ (λ W) for λ [E, B, N]."""
+    d = phi.df(x, phi.f(x))
+    return (1.0 - alpha) * lam + alpha * d * rec.apply_t(params.W, lam)
 
 
 def initial_state(params: RateParams, batch_size: int) -> Tensor:
@@ -146,10 +185,11 @@ def unroll_states(
     """
     T, B = inputs.shape[0], inputs.shape[-2]
     E, N, _ = params.W.shape
+    dtype, device = params.U.dtype, params.U.device
     # states[t+1] starts as α(U u[t] + b) (+ noise) and is completed in place, so that no
     # step copies a buffer: x[t+1] = states[t+1] + (1−α) x[t] + α φ(x[t]) Wᵀ.
     if out is None:
-        states = torch.empty(T + 1, E, B, N, dtype=params.W.dtype, device=params.W.device)
+        states = torch.empty(T + 1, E, B, N, dtype=dtype, device=device)
         rates = torch.empty_like(states)
     else:
         states, rates = out
@@ -162,12 +202,12 @@ def unroll_states(
         states[1:].add_(noise, alpha=noise_std * math.sqrt(alpha))
     states[0] = params.x0[:, None, :]
     phi.apply_into(states[0], rates[0])
-    WT = params.W.transpose(1, 2).contiguous()
+    J = rec.for_loop(params.W)
     # Views made once: per-step indexing costs as much as a small kernel at these sizes.
     xs, rs = states.unbind(0), rates.unbind(0)
     leak = 1.0 - alpha
     for t in range(T):
-        xs[t + 1].add_(xs[t], alpha=leak).baddbmm_(rs[t], WT, alpha=alpha)
+        rec.accumulate_(xs[t + 1].add_(xs[t], alpha=leak), J, rs[t], alpha=alpha)
         phi.apply_into(xs[t + 1], rs[t + 1])
     return states, rates
 
