@@ -199,7 +199,9 @@ class _Loop:
             inputs = torch.stack([b.inputs for b in batches], dim=1)
             targets = torch.stack([b.targets for b in batches], dim=1)
             mask = torch.stack([b.mask for b in batches], dim=1)
-            batch = Batch(inputs, targets, mask)
+            info = {k: torch.stack([b.info[k] for b in batches], dim=1)  # [B, E, ...]
+                    for k in batches[0].info}
+            batch = Batch(inputs, targets, mask, info)
         else:
             batch = self.task.sample(c.batch_size, generator=self.batch_gen)
         batch = batch.to(self.device, self.dtype)
@@ -307,7 +309,9 @@ class _Loop:
 
 
 def _member(batch: Batch, e: int) -> Batch:
-    return Batch(batch.inputs[:, e], batch.targets[:, e], batch.mask[:, e])
+    """Member e's trials of a batch drawn with ``independent_batches`` (info is [B, E, ...])."""
+    return Batch(batch.inputs[:, e], batch.targets[:, e], batch.mask[:, e],
+                 {k: v[:, e] for k, v in batch.info.items()})
 
 
 def _clip_per_member(grads: dict[str, Tensor], max_norm: float, E: int, ensemble: bool):
