@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..learning.losses import masked_mse
+from ..losses import masked_mse
 from ..models import rate_dynamics as rd
 from .matrix_rank import _as_float64, truncate
 

@@ -27,13 +27,6 @@ from ..tasks import make
 
 TASKS = ("flipflop", "mante", "romo")
 TASK_OPTIONS = {"flipflop": {"n_bits": 2, "memory": "last"}, "mante": {}, "romo": {}}
-# Mean of 5 seeds, N = 256, read off the paper's figures (±15%), REFERENCES.md §1.
-PAPER = {  # g: {task: (convergence epochs, ‖ΔW‖_F, shuffle loss/L0, functional rank)}
-    0.0: {"flipflop": (105, 1.9, 0, 2), "mante": (360, 2.05, 0, 4.7),
-          "romo": (">600", 3.45, 0, 6.3)},
-    0.9: {"flipflop": (40, 1.2, 1, 5), "mante": (50, 0.95, 1, 4), "romo": (320, 2.2, 1, 6.2)},
-    1.5: {"flipflop": (60, 0.6, 1, 7.7), "mante": (45, 0.72, 1, 5.5), "romo": (80, 1.25, 1, 5.5)},
-}
 
 
 @dataclass(frozen=True)

@@ -100,10 +100,17 @@ def _figures(results, out: Path) -> list[str]:
     return made
 
 
+# Values read off the paper's figures (REFERENCES.md §1, ≈ ±15%, N = 256, mean of 5 seeds).
+PAPER = {  # g: {task: (convergence epochs, ‖ΔW‖_F, shuffle loss/L0, functional rank)}
+    0.0: {"flipflop": (105, 1.9, 0, 2), "mante": (360, 2.05, 0, 4.7),
+          "romo": (">600", 3.45, 0, 6.3)},
+    0.9: {"flipflop": (40, 1.2, 1, 5), "mante": (50, 0.95, 1, 4), "romo": (320, 2.2, 1, 6.2)},
+    1.5: {"flipflop": (60, 0.6, 1, 7.7), "mante": (45, 0.72, 1, 5.5), "romo": (80, 1.25, 1, 5.5)},
+}
+
+
 def table_rows(results) -> list[str]:
     """Markdown rows: per task and g, ours beside the paper's values (where it gives them)."""
-    from .schuessler2020 import PAPER
-
     lines = ["| task | g | functional rank (paper) | ‖ΔW‖_F (paper) | shuffle loss/L0 (paper) | "
              "convergence updates (paper) | final score |", "|---|---|---|---|---|---|---|"]
     for (task, g), rs in _by_task_g(results["networks"]).items():

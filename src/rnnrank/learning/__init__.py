@@ -1,8 +1,8 @@
 """Learning: rules that produce gradient estimates, and the rule-agnostic trainer."""
 
+from ..losses import masked_mse as masked_mse
 from . import bptt as _bptt  # noqa: F401  (registers "bptt")
 from .config import TrainConfig as TrainConfig
-from .losses import masked_mse as masked_mse
 from .rate_bptt import rate_bptt as rate_bptt
 from .rules import LearningRule as LearningRule
 from .rules import RuleResult as RuleResult

@@ -17,11 +17,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..losses import masked_mse
 from ..store.run_dir import RunDir
 from ..store.trajectory import Trajectory, TrajectoryWriter
 from ..tasks.base import Batch, Task
 from .config import TrainConfig
-from .losses import masked_mse
 from .progress import progress_bar
 from .rules import LearningRule, make_rule
 from .run_config import check_compatible, run_config

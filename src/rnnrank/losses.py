@@ -1,10 +1,13 @@
-"""Losses of network outputs against task targets, one value per ensemble member."""
+"""Losses of network outputs against task targets, one value per ensemble member.
+
+At the bottom of the package: training (``learning``) and analyses (``analysis``) both use them.
+"""
 
 from __future__ import annotations
 
 from torch import Tensor
 
-from ..tasks.base import masked_mean
+from .tasks.base import masked_mean
 
 
 def masked_mse(outputs: Tensor, targets: Tensor, mask: Tensor) -> Tensor:
