@@ -1,18 +1,19 @@
 """Backpropagation through time, the reference learning rule.
 
-For ``RateRNN`` the default is the hand-derived adjoint pass of ``rate_bptt`` (exact, no autograd
-graph, several times faster); ``backward="autograd"`` runs autograd through the per-step loop and is
-also the path for every other model. ``truncation=k`` gives truncated BPTT (state detached every
-k steps) through either path.
+A model class may register a hand-derived backward pass (``register_adjoint(RateRNN, fn)``:
+``rate_bptt`` does, exact, no autograd graph, several times faster); ``backward="auto"`` uses the
+one registered for the model's class (or a base class) and autograd through ``model.run``
+otherwise; ``backward="autograd"`` forces the latter. ``truncation=k`` gives truncated BPTT (state
+detached every k steps) through either path.
 """
 
 from __future__ import annotations
 
 from torch import Tensor, nn
 
-from ..models.rate_rnn import RateRNN
 from ..tasks.base import Batch
-from .rate_bptt import Workspace, rate_bptt
+from .adjoints import find_adjoint
+from .rate_bptt import Workspace
 from .rules import LearningRule, LossFn, RuleResult, autograd_gradients, register_rule
 
 BACKWARDS = ("auto", "adjoint", "autograd")
@@ -24,8 +25,8 @@ class BPTT(LearningRule):
 
     Args:
         truncation: window k of truncated BPTT; None for full BPTT.
-        backward: ``"auto"`` (adjoint for ``RateRNN``, autograd otherwise), ``"adjoint"`` or
-            ``"autograd"``.
+        backward: ``"auto"`` (the model's registered adjoint if any, autograd otherwise),
+            ``"adjoint"`` or ``"autograd"``.
     """
 
     def __init__(self, truncation: int | None = None, backward: str = "auto") -> None:
@@ -43,15 +44,14 @@ class BPTT(LearningRule):
     def gradients(
         self, model: nn.Module, batch: Batch, *, loss_fn: LossFn, noise: Tensor | None
     ) -> RuleResult:
-        adjoint = self.backward == "adjoint" or (
-            self.backward == "auto" and isinstance(model, RateRNN))
-        if adjoint:
-            if not isinstance(model, RateRNN):
-                raise ValueError(f"backward='adjoint' needs a RateRNN, got "
-                                 f"{type(model).__name__}; use backward='autograd'")
-            loss, grads, outputs = rate_bptt(model, batch.inputs, loss_fn, noise=noise,
-                                             truncation=self.truncation,
-                                             workspace=self._workspace)
+        adjoint = None if self.backward == "autograd" else find_adjoint(model)
+        if self.backward == "adjoint" and adjoint is None:
+            raise ValueError(f"backward='adjoint' needs a model with a registered adjoint "
+                             f"(RateRNN), got {type(model).__name__}; use backward='autograd'")
+        if adjoint is not None:
+            loss, grads, outputs = adjoint(model, batch.inputs, loss_fn, noise=noise,
+                                           truncation=self.truncation,
+                                           workspace=self._workspace)
             return RuleResult(loss, grads, outputs)
         extra = {"detach_every": self.truncation} if self.truncation else {}
         return autograd_gradients(model, batch, loss_fn=loss_fn, noise=noise, **extra)

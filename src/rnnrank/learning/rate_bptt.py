@@ -30,6 +30,7 @@ from torch import Tensor
 from ..models import rate_dynamics as rd
 from ..models import recurrence as rec
 from ..models.rate_rnn import RateRNN
+from .adjoints import register_adjoint
 
 
 def output_error(
@@ -175,3 +176,6 @@ def rate_bptt(
     if not model.is_ensemble:
         grads = {k: v[0] for k, v in grads.items()}
     return loss, grads, outputs
+
+
+register_adjoint(RateRNN, rate_bptt)

@@ -42,9 +42,18 @@ class RuleResult:
 
 
 class LearningRule(ABC):
-    """Abstract base: implement ``gradients``; list constructor options as keyword arguments."""
+    """Abstract base: implement ``gradients``; list constructor options as keyword arguments.
+
+    State and randomness are explicit: ``init(model, generator)`` is called once when a run starts
+    (draw fixed random feedback matrices from ``generator``, which the trainer seeds from the
+    run's seed); ``state_dict``/``load_state_dict`` carry that state through checkpoints.
+    """
 
     name: ClassVar[str] = ""
+
+    def init(self, model: nn.Module, generator: torch.Generator) -> None:
+        """Prepare for ``model`` (e.g. draw random feedback); the default needs nothing."""
+        return None
 
     @abstractmethod
     def gradients(

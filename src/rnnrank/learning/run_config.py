@@ -41,6 +41,8 @@ def check_compatible(saved: dict, new: dict, path: Path) -> None:
                 continue
             if old.get(key) != cur.get(key):
                 diffs.append(f"{section}.{key}: saved {old.get(key)!r}, now {cur.get(key)!r}")
+    if saved.get("hooks", []) != new.get("hooks", []):
+        diffs.append(f"hooks: saved {saved.get('hooks', [])!r}, now {new.get('hooks', [])!r}")
     if diffs:
         raise ValueError(f"{path} holds a different run ({'; '.join(diffs)}); use another "
                          "output directory or overwrite=True (--overwrite)")

@@ -8,8 +8,10 @@ run resumed after a kill records exactly the trajectory of an uninterrupted one.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,10 +20,12 @@ import torch
 from torch import Tensor, nn
 
 from ..losses import masked_mse
+from ..models.protocol import missing_members
 from ..store.run_dir import RunDir
 from ..store.trajectory import Trajectory, TrajectoryWriter
 from ..tasks.base import Batch, Task
 from .config import TrainConfig
+from .hooks import TrainingHook, hook_config
 from .progress import progress_bar
 from .rules import LearningRule, make_rule
 from .run_config import check_compatible, run_config
@@ -50,36 +54,37 @@ class Run:
 def train(
     model: nn.Module,
     task: Task,
+    config: TrainConfig | None = None,
     *,
-    rule: str | LearningRule = "bptt",
-    steps: int = 1000,
-    lr: float = 1e-3,
-    optimizer: str = "adam",
-    batch_size: int = 32,
-    record_every: int = 10,
+    rule: str | LearningRule | None = None,
+    rule_options: dict | None = None,
+    hooks: Sequence[TrainingHook] = (),
+    flossing: TrainingHook | None = None,
     out: str | Path | None = None,
-    seed: int = 0,
     resume: bool = True,
     overwrite: bool = False,
-    checkpoint_every: int = 100,
-    grad_clip: float | None = None,
-    independent_batches: bool = False,
     progress: bool = False,
-    **rule_options,
+    **options,
 ) -> Run:
     """Train ``model`` on ``task`` and record W(k) at step 0 and every ``record_every`` updates.
 
+    Two equivalent forms: ``train(model, task, TrainConfig(steps=2000, lr=1e-3))`` or
+    ``train(model, task, steps=2000, lr=1e-3)`` (keywords override the config's fields).
+
     Args:
-        model: a ``RateRNN`` (single or ensemble) or any model with ``run``,
-            ``recorded_parameters`` and ``ensemble_size``.
+        model: any ``TrainableModel`` (``RateRNN`` single or ensemble, ``LSTMNet``, ...).
         task: a registered task; its ``dt`` must equal the model's.
-        rule: learning rule name or instance; extra keyword arguments are its options
-            (e.g. ``backward="autograd"``, ``truncation=10``).
+        config: a ``TrainConfig`` (its fields: steps, lr, optimizer, batch_size, record_every,
+            seed, checkpoint_every, grad_clip, independent_batches, rule, rule_options).
+        rule: learning rule name or instance (default: the config's, ``"bptt"``).
+        rule_options: options of the rule, apart from the training options (e.g.
+            ``{"truncation": 10}``); other unknown keywords are taken as rule options too.
+        hooks: ``TrainingHook``s acting beside the rule (regularisers, phases of their own);
+            ``flossing=`` adds gradient flossing to them.
         out: run directory; None keeps the trajectory in memory (no checkpoints).
         resume: continue the run found in ``out`` from its last checkpoint (same configuration;
             ``steps`` may grow). ``overwrite`` deletes it instead.
         progress: show a rich progress bar.
-        Other arguments: see ``TrainConfig``.
 
     Returns:
         a ``Run``; ``run.model`` is ``model``, trained in place.
@@ -88,32 +93,44 @@ def train(
         TrainingDiverged: the loss became NaN/inf (the run directory keeps what was recorded).
         ValueError: inconsistent model/task/options, or ``out`` holds a different run.
     """
-    rule_obj = make_rule(rule, **rule_options)
-    config = TrainConfig(rule=rule_obj.name, rule_options=rule_obj.options(), steps=steps,
-                         lr=lr, optimizer=optimizer, batch_size=batch_size,
-                         record_every=record_every, seed=seed,
-                         checkpoint_every=checkpoint_every, grad_clip=grad_clip,
-                         independent_batches=independent_batches)
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    config = dataclasses.replace(config if config is not None else TrainConfig(),
+                                 **{k: v for k, v in options.items() if k in fields})
+    extra = {k: v for k, v in options.items() if k not in fields}
+    same_rule = rule is None or (isinstance(rule, str) and rule == config.rule)
+    opts = {**(config.rule_options if same_rule else {}), **(rule_options or {}), **extra}
+    rule_obj = make_rule(config.rule if rule is None else rule, **opts)
+    config = dataclasses.replace(config, rule=rule_obj.name, rule_options=rule_obj.options())
+    hooks = [*hooks, *([flossing] if flossing is not None else [])]
     _check_model_task(model, task)
-    loop = _Loop(model, task, rule_obj, config, out, resume=resume, overwrite=overwrite)
+    loop = _Loop(model, task, rule_obj, config, out, hooks=hooks, resume=resume,
+                 overwrite=overwrite)
     return loop.run(progress=progress)
 
 
 def _check_model_task(model: nn.Module, task: Task) -> None:
-    cfg = getattr(model, "config", None)
-    if cfg is None:
-        return
+    missing = missing_members(model)
+    if missing:
+        raise ValueError(f"{type(model).__name__} cannot be trained: it lacks {missing} of the "
+                         "TrainableModel protocol (rnnrank.models.protocol)")
+    cfg = model.config
     if cfg.n_in != task.n_in or cfg.n_out != task.n_out:
         raise ValueError(f"model has n_in={cfg.n_in}, n_out={cfg.n_out} but task {task.name!r} "
                          f"needs n_in={task.n_in}, n_out={task.n_out}")
-    if hasattr(cfg, "dt") and not math.isclose(cfg.dt, task.dt):
-        raise ValueError(f"model dt={cfg.dt} but task dt={task.dt}; build the task with "
-                         f"make({task.name!r}, dt={cfg.dt}) (or the model with dt={task.dt})")
+    dt = getattr(cfg, "dt", None)  # models without a time step (LSTM) have none
+    if dt is not None and not math.isclose(dt, task.dt):
+        raise ValueError(f"model dt={dt} but task dt={task.dt}; build the task with "
+                         f"make({task.name!r}, dt={dt}) (or the model with dt={task.dt})")
 
 
 class _Loop:
-    def __init__(self, model, task, rule, config: TrainConfig, out, *, resume, overwrite):
+    def __init__(self, model, task, rule, config: TrainConfig, out, *, hooks, resume,
+                 overwrite):
         self.model, self.task, self.rule, self.config = model, task, rule, config
+        self.hooks = list(hooks)
+        names = [h.name for h in self.hooks]
+        if len(set(names)) != len(names):
+            raise ValueError(f"each hook may be given once, got {names}")
         self.E = model.ensemble_size
         param = next(model.parameters())
         self.device, self.dtype = param.device, param.dtype
@@ -125,6 +142,8 @@ class _Loop:
         self.batch_gen = torch.Generator().manual_seed(config.seed)
         self.noise_gen = torch.Generator().manual_seed(config.seed + 7919)
         self.full_config = run_config(model, task, config)
+        if self.hooks:
+            self.full_config["hooks"] = hook_config(self.hooks)
         self.rows: list[tuple] = []
         self.start, self.elapsed0 = 0, 0.0
         self.dir = None if out is None else RunDir(out)
@@ -134,9 +153,13 @@ class _Loop:
             self._open_dir(resume=resume, overwrite=overwrite)
         self.writer = TrajectoryWriter(None if self.dir is None else self.dir.path, shapes,
                                        self.E, config.n_snapshots,
-                                       ensemble=getattr(model, "is_ensemble", False),
+                                       ensemble=model.is_ensemble,
                                        dtype="float64" if self.dtype == torch.float64
                                        else "float32")
+        # Randomness of the rule and hooks (random feedback, ...) follows the run's seed.
+        self.rule.init(model, torch.Generator().manual_seed(config.seed + 104729))
+        for i, hook in enumerate(self.hooks):
+            hook.init(model, torch.Generator().manual_seed(config.seed + 1299709 * (i + 1)))
         if self.checkpoint is not None:
             self._restore(self.checkpoint)
         else:
@@ -170,6 +193,8 @@ class _Loop:
         self.model.load_state_dict(ck["model"])
         self.opt.load_state_dict(ck["optimizer"])
         self.rule.load_state_dict(ck["rule"])
+        for hook in self.hooks:
+            hook.load_state_dict(ck.get("hooks", {}).get(hook.name, {}))
         self.batch_gen.set_state(ck["batch_generator"])
         self.noise_gen.set_state(ck["noise_generator"])
         self.start, self.elapsed0 = start, float(ck["seconds"])
@@ -184,7 +209,9 @@ class _Loop:
         self.dir.write_metrics(self.rows)
         self.dir.save_checkpoint({
             "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
-            "rule": self.rule.state_dict(), "batch_generator": self.batch_gen.get_state(),
+            "rule": self.rule.state_dict(),
+            "hooks": {h.name: h.state_dict() for h in self.hooks},
+            "batch_generator": self.batch_gen.get_state(),
             "noise_generator": self.noise_gen.get_state(), "step": step,
             "n_snapshots": self.writer.count, "seconds": seconds,
             "completed": completed, "steps_done": self.config.steps,
@@ -205,8 +232,7 @@ class _Loop:
         else:
             batch = self.task.sample(c.batch_size, generator=self.batch_gen)
         batch = batch.to(self.device, self.dtype)
-        noise = self.model.draw_noise(batch.n_steps, batch.batch_size, self.noise_gen) \
-            if hasattr(self.model, "draw_noise") else None
+        noise = self.model.draw_noise(batch.n_steps, batch.batch_size, self.noise_gen)
         return batch, noise
 
     def _loss_fn(self, batch):
@@ -224,11 +250,18 @@ class _Loop:
                   for k, v in self.model.recorded_parameters().items()}
         self.writer.append(step, arrays, loss, score)
 
+    def _with_hooks(self, grads: dict[str, Tensor], batch, step: int) -> dict[str, Tensor]:
+        """The rule's gradients plus every hook's extra terms (a regulariser's loss)."""
+        for hook in self.hooks:
+            for name, g in hook.extra_gradients(self.model, batch, step).items():
+                grads = {**grads, name: grads[name] + g if name in grads else g}
+        return grads
+
     def _apply(self, grads: dict[str, Tensor]) -> None:
         params = dict(self.model.named_parameters())
         if self.config.grad_clip is not None:
             grads = _clip_per_member(grads, self.config.grad_clip, self.E,
-                                     getattr(self.model, "is_ensemble", False))
+                                     self.model.is_ensemble)
         for name, g in grads.items():
             params[name].grad = g.reshape(params[name].shape).to(params[name].dtype)
         self.opt.step()
@@ -248,6 +281,9 @@ class _Loop:
                 for step in range(self.start, c.steps + 1):
                     if step % c.checkpoint_every == 0 and step > self.start:
                         self._checkpoint(step, time.perf_counter() - t0)
+                    if step < c.steps:
+                        for hook in self.hooks:
+                            hook.before_update(self.model, step)
                     batch, noise = self._batch()
                     record = step % c.record_every == 0 or step == c.steps
                     if step < c.steps:
@@ -268,7 +304,7 @@ class _Loop:
                     if record:
                         self._record(step, loss, score)
                     if step < c.steps:
-                        self._apply(result.grads)
+                        self._apply(self._with_hooks(result.grads, batch, step))
                         advance(float(np.mean(loss)))
         except TrainingDiverged:
             raise
