@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ensemble import check_member, select_member
+
 EFFECTIVE_RANKS = ("participation", "entropy", "fraction")
 
 
@@ -100,13 +102,8 @@ def _member_weights(trajectory, member: int | None):
     ensemble = getattr(trajectory, "ensemble", None)
     if ensemble is None:
         ensemble = np.ndim(w[0]) == 3
-    if ensemble and member is None:
-        raise ValueError("the trajectory holds an ensemble; pass member=e (0 … E−1)")
-    if not ensemble and member not in (None, 0):
-        raise ValueError(f"the trajectory holds a single network; got member={member}")
-    if ensemble:
-        return (lambda k: _as_float64(w[k][member])), len(w)
-    return (lambda k: _as_float64(w[k])), len(w)
+    member = check_member(member, ensemble)
+    return (lambda k: _as_float64(select_member(w[k], member, ensemble))), len(w)
 
 
 def spectra_over_training(trajectory, *, member: int | None = None,

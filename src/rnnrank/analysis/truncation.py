@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..ensemble import check_member, select_member
 from ..losses import masked_mse
 from ..models import rate_dynamics as rd
 from .matrix_rank import _as_float64, truncate
@@ -49,8 +50,7 @@ class NetworkSnapshot:
 
 
 def _pick(value, member: int | None, ensemble: bool) -> np.ndarray:
-    value = _as_float64(value)
-    return value[member] if ensemble else value
+    return select_member(_as_float64(value), member, ensemble)
 
 
 def snapshot(source, *, k: int = -1, member: int | None = None) -> NetworkSnapshot:
@@ -74,10 +74,7 @@ def snapshot(source, *, k: int = -1, member: int | None = None) -> NetworkSnapsh
         step = None
         current = {n: getattr(source, n) for n in ("W", "U", "V", "b", "x0")}
         initial = {n: getattr(rebuilt, n) for n in ("W", "U", "V", "b")}
-    if ensemble and member is None:
-        raise ValueError("the source is an ensemble; pass member=e (0 … E−1)")
-    if not ensemble and member not in (None, 0):
-        raise ValueError(f"the source is a single network; got member={member}")
+    member = check_member(member, ensemble)
     cur = {n: _pick(v, member, ensemble) for n, v in current.items()}
     ini = {n: _pick(v, member, ensemble) for n, v in initial.items()}
     return NetworkSnapshot(**cur, W0=ini["W"], U0=ini["U"], V0=ini["V"], b0=ini["b"], step=step)

@@ -27,6 +27,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from ..ensemble import without_members
 from ..models import rate_dynamics as rd
 from ..models import recurrence as rec
 from ..models.rate_rnn import RateRNN
@@ -173,9 +174,7 @@ def rate_bptt(
         grads["V"] = torch.bmm(err.transpose(1, 2), out_rates)
     if "x0" in wanted:
         grads["x0"] = lam[0].sum(1)
-    if not model.is_ensemble:
-        grads = {k: v[0] for k, v in grads.items()}
-    return loss, grads, outputs
+    return loss, {k: without_members(v, model.is_ensemble) for k, v in grads.items()}, outputs
 
 
 register_adjoint(RateRNN, rate_bptt)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..ensemble import with_members, without_members
 from ..losses import masked_mse
 from ..models.protocol import missing_members
 from ..store.run_dir import RunDir
@@ -352,8 +353,8 @@ def _member(batch: Batch, e: int) -> Batch:
 
 def _clip_per_member(grads: dict[str, Tensor], max_norm: float, E: int, ensemble: bool):
     """Scale each member's gradient so that its norm (over all its parameters) ≤ max_norm."""
-    sq = sum(g.reshape(E, -1).pow(2).sum(1) if ensemble else g.pow(2).sum().reshape(1)
-             for g in grads.values())
+    grads_e = {k: with_members(g, ensemble) for k, g in grads.items()}
+    sq = sum(g.reshape(E, -1).pow(2).sum(1) for g in grads_e.values())
     scale = (max_norm / (sq.sqrt() + 1e-12)).clamp(max=1.0)
-    return {k: g * (scale.reshape(-1, *[1] * (g.dim() - 1)) if ensemble else scale[0])
-            for k, g in grads.items()}
+    return {k: without_members(g * scale.reshape(-1, *[1] * (g.dim() - 1)), ensemble)
+            for k, g in grads_e.items()}

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
+from ..ensemble import with_members, without_members
 from ..nonlinearities import get_nonlinearity
 from . import rate_dynamics as rd
 from .connectivity import INITS, IO_SCALES, initial_recurrent, input_weights, readout_weights
@@ -179,8 +180,7 @@ class RateRNN(nn.Module):
             "x0": torch.zeros(len(members), n, dtype=torch.float64),
         }
         for name, value in stacked.items():
-            if not config.ensemble:
-                value = value[0]
+            value = without_members(value, config.ensemble)
             param = nn.Parameter(value.to(dtype=dtype, device=device),
                                  requires_grad=name in config.trainable)
             self.register_parameter(name, param)
@@ -205,10 +205,8 @@ class RateRNN(nn.Module):
 
     def params(self) -> rd.RateParams:
         """Parameters in ensemble layout (views, so autograd flows to the parameters)."""
-        values = [getattr(self, name) for name in PARAMETER_NAMES]
-        if not self.is_ensemble:
-            values = [v.unsqueeze(0) for v in values]
-        return rd.RateParams(*values)
+        return rd.RateParams(*(with_members(getattr(self, name), self.is_ensemble)
+                               for name in PARAMETER_NAMES))
 
     def recorded_parameters(self) -> dict[str, Tensor]:
         """What a trajectory records at every snapshot (W first: it is the primary array)."""
@@ -255,7 +253,7 @@ class RateRNN(nn.Module):
     def forward(self, inputs: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
         """Outputs [T, B, O] of a single network, [T, E, B, O] of an ensemble."""
         outputs, _ = self.run(inputs, generator=generator, grad=torch.is_grad_enabled())
-        return outputs if self.is_ensemble else outputs[:, 0]
+        return without_members(outputs, self.is_ensemble, axis=1)
 
     def extra_repr(self) -> str:
         c = self.config

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import zarr
 
+from ..ensemble import without_members
 from .atomic import read_json, write_json_atomic
 
 PROGRESS = "progress.json"
@@ -176,9 +177,8 @@ class Trajectory:
         self.n_snapshots = count
         self.ensemble = bool(group.attrs.get("ensemble", False))
         self.steps = group["step"][:count]
-        squeeze = (lambda a: a) if self.ensemble else (lambda a: a[:, 0])
-        self.loss = squeeze(group["loss"][:count])
-        self.score = squeeze(group["score"][:count])
+        self.loss = without_members(group["loss"][:count], self.ensemble, axis=1)
+        self.score = without_members(group["score"][:count], self.ensemble, axis=1)
 
     @classmethod
     def open(cls, path: str | Path) -> Trajectory:
