@@ -32,11 +32,37 @@ def test_lstm_dropout_is_seeded_by_the_trainer():
                                   np.asarray(b.trajectory.weights))
 
 
-def test_lstm_evaluation_is_deterministic_and_validates():
-    model = LSTMNet(3, 8, 2, dropout=0.5)
-    x = torch.randn(5, 4, 3)
-    torch.testing.assert_close(model.run(x, grad=False)[0], model.run(x, grad=False)[0])
+def _lstm_by_hand(model: LSTMNet, x: torch.Tensor) -> torch.Tensor:
+    """The LSTM equations written out (PyTorch's gate order i, f, g, o), no dropout."""
+    h_in = x
+    for layer in range(model.config.n_layers):
+        w_ih, w_hh = (getattr(model.lstm, f"weight_{k}_l{layer}") for k in ("ih", "hh"))
+        bias = getattr(model.lstm, f"bias_ih_l{layer}") + getattr(model.lstm, f"bias_hh_l{layer}")
+        H = w_hh.shape[1]
+        h = torch.zeros(x.shape[1], H, dtype=x.dtype)
+        c = torch.zeros_like(h)
+        outs = []
+        for t in range(x.shape[0]):
+            z = h_in[t] @ w_ih.T + h @ w_hh.T + bias
+            i, f, g, o = (z[:, k * H:(k + 1) * H] for k in range(4))
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            outs.append(h)
+        h_in = torch.stack(outs)
+    return h_in @ model.readout.weight.T + model.readout.bias
+
+
+def test_lstm_evaluation_is_the_lstm_equations_and_dropout_is_seeded():
+    model = LSTMNet(3, 8, 2, dropout=0.5, seed=2, dtype=torch.float64)
+    x = torch.randn(5, 4, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    with torch.no_grad():
+        # evaluation (no dropout) = the equations computed by hand, to float64 round-off
+        torch.testing.assert_close(model.run(x, grad=False)[0][:, 0], _lstm_by_hand(model, x),
+                                   rtol=0, atol=1e-12)
+        seed_a, seed_b = torch.tensor([11]), torch.tensor([12])
+        a1, a2 = model.run(x, noise=seed_a)[0], model.run(x, noise=seed_a)[0]
+        b = model.run(x, noise=seed_b)[0]
+    torch.testing.assert_close(a1, a2, rtol=0, atol=0)  # the same dropout seed, the same masks
+    assert not torch.allclose(a1, b)  # another seed drops other units (between the 2 layers)
     with pytest.raises(ValueError, match="dropout must be in"):
         LSTMNet(3, 8, 2, dropout=1.0)
-    with pytest.raises(ValueError, match="inputs \\[T, B, I\\]"):
-        model.run(torch.zeros(5, 1, 4, 3))

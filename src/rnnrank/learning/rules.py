@@ -65,6 +65,10 @@ class LearningRule(ABC):
         model's standard-normal private noise draws for this batch (or None).
         """
 
+    def supports(self, model: nn.Module) -> bool:
+        """Whether the rule can train ``model`` (e.g. e-prop needs a rate network's step)."""
+        return True
+
     def options(self) -> dict:
         """Constructor options, saved with the run."""
         return {}

@@ -104,6 +104,9 @@ def train(
     config = dataclasses.replace(config, rule=rule_obj.name, rule_options=rule_obj.options())
     hooks = [*hooks, *([flossing] if flossing is not None else [])]
     _check_model_task(model, task)
+    if not rule_obj.supports(model):
+        raise ValueError(f"rule {rule_obj.name!r} cannot train a {type(model).__name__}; "
+                         "use rule='bptt' (any model) or a RateRNN")
     loop = _Loop(model, task, rule_obj, config, out, hooks=hooks, resume=resume,
                  overwrite=overwrite)
     return loop.run(progress=progress)
