@@ -101,7 +101,7 @@ def train(
         model, task_obj, out=out, as_json=as_json, rule=rule, steps=steps, lr=lr,
         optimizer=optimizer, batch_size=batch_size, record_every=record_every,
         checkpoint_every=checkpoint_every, seed=seed, overwrite=overwrite,
-        **_parse_options(rule_option, "--rule-option"))
+        rule_options=_parse_options(rule_option, "--rule-option"))
     _emit(summary, as_json)
 
 
