@@ -57,3 +57,16 @@ def test_ensemble_gives_one_result_per_member_and_errors_are_clear():
         fixed_points(ens, inputs=torch.zeros(3))
     with pytest.raises(ValueError, match="n_init must be a positive integer"):
         fixed_points(ens, n_init=0)
+
+
+def test_fixed_points_of_a_model_with_only_a_step_function():
+    """LSTMNet (autograd Jacobian): every point returned satisfies step(x) = x."""
+    from rnnrank.models.lstm import LSTMNet
+
+    net = LSTMNet(2, 4, 1, n_layers=1, seed=0, dtype=F64)
+    u = torch.tensor([0.5, -0.5], dtype=F64)
+    fps = fixed_points(net, inputs=u, n_init=4, max_iter=30)
+    assert len(fps) >= 1
+    with torch.no_grad():
+        moved = net.step(fps.points[None], u.expand(len(fps), -1))[0] - fps.points
+    assert float(moved.norm(dim=-1).max()) < 1.5e-8  # q < 1e-16 ⇔ ‖step(x) − x‖ < 1.4e-8
