@@ -165,13 +165,22 @@ def reproduce(
            "networks": len(results["networks"])}, as_json)
 
 
-@app.command(epilog="Example: rnnrank analyze runs/ff --matrix-rank --tensor-rank --ranks 1-8")
+@app.command(epilog="Example: rnnrank analyze runs/ff --matrix-rank --tensor-rank --ranks 1-8 "
+             "--lyapunov --fixed-points")
 def analyze(
     run: Annotated[Path, typer.Argument(help="A run directory written by rnnrank train.")],
     matrix_rank: Annotated[bool, typer.Option(
         "--matrix-rank", help="Spectra of ΔW and task loss vs truncation rank.")] = False,
     tensor_rank: Annotated[bool, typer.Option(
         "--tensor-rank", help="CP rank of the ΔW(k) tensor, its factors, rank bounds.")] = False,
+    lyapunov: Annotated[bool, typer.Option(
+        "--lyapunov", help="Lyapunov spectra before (W(0)) and after (W(K)) training.")] = False,
+    fixed_points: Annotated[bool, typer.Option(
+        "--fixed-points", help="Fixed points under zero input and their stability, before "
+        "and after training.")] = False,
+    lyapunov_steps: Annotated[int, typer.Option(
+        help="Steps averaged per Lyapunov estimate (after a quarter as many warm-up steps).")]
+    = 2000,
     ranks: Annotated[str, typer.Option(help="CP ranks to try: 1-10, 1..10 or 1,2,4.")] = "1-10",
     restarts: Annotated[int, typer.Option(help="CP restarts per rank.")] = 3,
     member: Annotated[int | None, typer.Option(help="Ensemble member (ensembles only).")]
@@ -186,14 +195,23 @@ def analyze(
     if not (run / "config.yaml").exists():
         raise BadInput(f"{run} is not a run directory (no config.yaml); pass the --out of a "
                        "finished or running 'rnnrank train'")
-    if not (matrix_rank or tensor_rank):
-        raise BadInput("choose an analysis: --matrix-rank and/or --tensor-rank")
+    if not (matrix_rank or tensor_rank or lyapunov or fixed_points):
+        raise BadInput("choose an analysis: --matrix-rank, --tensor-rank, --lyapunov and/or "
+                       "--fixed-points")
     summary = {}
     if matrix_rank:
         summary["matrix_rank"] = matrix_rank_report(run, member=member, batch_size=batch_size)
     if tensor_rank:
         summary["tensor_rank"] = tensor_rank_report(run, ranks=_parse_ranks(ranks),
                                                     member=member, n_restarts=restarts)
+    if lyapunov or fixed_points:
+        from rnnrank.dynamics.run_report import dynamics_report
+
+        if lyapunov_steps < 4:
+            raise BadInput(f"--lyapunov-steps must be >= 4, got {lyapunov_steps}")
+        summary["dynamics"] = dynamics_report(run, lyapunov=lyapunov, fixed=fixed_points,
+                                              member=member, steps=lyapunov_steps,
+                                              warmup=lyapunov_steps // 4)
     _emit(summary if len(summary) > 1 else next(iter(summary.values())), as_json)
 
 

@@ -4,6 +4,7 @@ from ..losses import masked_mse as masked_mse
 from . import bptt as _bptt  # noqa: F401  (registers "bptt")
 from .adjoints import register_adjoint as register_adjoint
 from .config import TrainConfig as TrainConfig
+from .flossing import Flossing as Flossing
 from .hooks import TrainingHook as TrainingHook
 from .hooks import register_hook as register_hook
 from .rate_bptt import rate_bptt as rate_bptt

@@ -96,6 +96,37 @@ class LSTMNet(nn.Module):
             outputs = self.readout(hidden)
         return outputs.unsqueeze(1), hidden.unsqueeze(1)
 
+    @property
+    def state_size(self) -> int:
+        """D = 2·L·H: the hidden and cell states of every layer, the state ``step`` advances."""
+        return 2 * self.config.n_layers * self.config.n_hidden
+
+    def step(self, x: Tensor, u: Tensor) -> Tensor:
+        """One time step of the stacked LSTM (evaluation mode, no dropout) on a flat state.
+
+        The same weights as ``self.lstm``, applied cell by cell (PyTorch's gate order i, f, g, o)::
+
+            (i, f, g, o) = W_ih z + b_ih + W_hh h + b_hh,   z = u (layer 0) or h' of the layer below
+            c' = σ(f) c + σ(i) tanh(g),   h' = σ(o) tanh(c')
+
+        Args: x [1, B, D] = per layer [h_l, c_l] concatenated (D = ``state_size``); u [B, I].
+        Returns: the next state [1, B, D]. This is what ``rnnrank.dynamics`` differentiates.
+        """
+        H, L = self.config.n_hidden, self.config.n_layers
+        parts, z = [], u
+        for layer in range(L):
+            h = x[..., 2 * layer * H:(2 * layer + 1) * H]
+            c = x[..., (2 * layer + 1) * H:(2 * layer + 2) * H]
+            w = {name: getattr(self.lstm, f"{name}_l{layer}")
+                 for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+            gates = z @ w["weight_ih"].T + h @ w["weight_hh"].T + w["bias_ih"] + w["bias_hh"]
+            i, f, g, o = gates.chunk(4, dim=-1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            parts += [h, c]
+            z = h
+        return torch.cat(parts, dim=-1)
+
     def forward(self, inputs: Tensor) -> Tensor:
         """Outputs [T, B, O] (evaluation mode when gradients are disabled)."""
         return self.run(inputs, grad=torch.is_grad_enabled())[0][:, 0]
