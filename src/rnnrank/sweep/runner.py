@@ -46,6 +46,8 @@ def run_sweep(spec: str | Path | dict | SweepSpec, out: str | Path, *, backend: 
     todo = sum(len(j["runs"]) for j in jobs)
     with _progress(progress, len(runs), len(runs) - todo, spec.name) as advance:
         execute(jobs, backend, out, on_result=advance, workers=workers, **backend_options)
+    if (out / "groups").is_dir() and not any((out / "groups").iterdir()):
+        (out / "groups").rmdir()
     return collect(out)
 
 
