@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import types
 
 import numpy as np
 import pytest
@@ -43,7 +44,7 @@ def _weights(path):
     return np.asarray(rr.load_trajectory(path).weights)
 
 
-@pytest.mark.parametrize("max_ensemble", [4, 3])
+@pytest.mark.parametrize("max_ensemble", [pytest.param(4, marks=pytest.mark.slow), 3])
 def test_each_run_of_an_ensemble_sweep_is_the_run_trained_alone(tmp_path, max_ensemble):
     spec = {"train": BASE, "grid": {"gain": [0.5, 1.5], "seed": [0, 1]},
             "max_ensemble": max_ensemble}
@@ -230,3 +231,41 @@ def test_cli_sweep_and_report(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("rnnrank: error: unknown option(s) ['n_recc']") and err.count("\n") == 1
     assert main(["sweep-report", str(tmp_path)]) == 2
+
+
+@pytest.mark.slow  # the matrix-rank analysis retrains nothing but evaluates many truncations
+def test_analyze_sweep_over_the_runs_of_a_train_sweep(tmp_path):
+    train = run_sweep({"train": BASE, "grid": {"gain": [0.5, 1.5]}}, tmp_path / "t", workers=1)
+    spec = {"analyze": {"matrix_rank": True, "batch_size": 8},
+            "grid": {"run": [str(tmp_path / "t" / "runs" / "*")]}}
+    table = run_sweep(spec, tmp_path / "a", workers=1)
+    assert list(table["status"]) == ["completed"] * 2
+    for _, row in table.iterrows():
+        w = _weights(row["run"]).astype(np.float64)
+        # independent truth: the Frobenius norm of ΔW from the trajectory itself
+        assert row["matrix_rank.delta_norm"] == pytest.approx(np.linalg.norm(w[-1] - w[0]),
+                                                              rel=1e-9)
+        assert (tmp_path / "t" / "runs" / os.path.basename(row["run"]) / "analysis").is_dir()
+    assert set(table["run"]) == set(train["path"])
+
+
+def test_fit_sweep_calls_fit_ltr_with_each_runs_options(tmp_path, monkeypatch):
+    """The plumbing of fit: sweeps, against a stand-in rnnrank.fitting that records its calls
+    (the real fit_ltr is tested where it lives)."""
+    calls = []
+
+    class FakeFit:
+        def __init__(self, rank):
+            self.relative_error = 1.0 / rank
+
+    fake = types.ModuleType("rnnrank.fitting")
+    fake.load_recording = lambda path: {"path": path}
+    fake.fit_ltr = lambda rec, **kw: calls.append((rec, kw)) or FakeFit(kw["rank"])
+    monkeypatch.setitem(sys.modules, "rnnrank.fitting", fake)
+    monkeypatch.setattr(rr, "fitting", fake, raising=False)
+    spec = {"fit": {"recording": "data.npz", "seed": 0}, "grid": {"rank": [1, 2, 4]}}
+    table = run_sweep(spec, tmp_path / "f", workers=1)
+    assert list(table["status"]) == ["completed"] * 3
+    assert [kw["rank"] for _, kw in calls] == [1, 2, 4]
+    assert all(rec == {"path": "data.npz"} and kw["seed"] == 0 for rec, kw in calls)
+    np.testing.assert_allclose(table["relative_error"], [1.0, 0.5, 0.25])
