@@ -23,12 +23,13 @@ from pathlib import Path
 
 import yaml
 
-# The options of ``rnnrank train`` (same names and defaults) plus ``dtype``.
+# The options of ``rnnrank train`` (same names and defaults) plus ``dtype`` and ``device``
+# (``"cpu"``, ``"cuda"``, ``"cuda:1"``, or ``"auto"``: a GPU where the job lands on one).
 TRAIN_OPTIONS: dict[str, object] = {
     "task": "flipflop", "task_options": {}, "n_rec": 256, "gain": 1.5, "nonlinearity": "tanh",
     "dt": 0.2, "tau": 1.0, "noise": 0.0, "init": "gaussian", "rule": "bptt", "rule_options": {},
     "steps": 2000, "lr": 1e-3, "optimizer": "adam", "batch_size": 32, "record_every": 10,
-    "checkpoint_every": 100, "seed": 0, "grad_clip": None, "dtype": "float32",
+    "checkpoint_every": 100, "seed": 0, "grad_clip": None, "dtype": "float32", "device": "cpu",
 }
 ANALYZE_OPTIONS: dict[str, object] = {
     "run": None, "matrix_rank": True, "tensor_rank": False, "ranks": [1, 2, 3, 4, 5, 6, 7, 8],
