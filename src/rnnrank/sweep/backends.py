@@ -49,10 +49,14 @@ def run_local(jobs: list[dict], *, workers: int | None, on_result: OnResult) -> 
     """A process pool sized to the cores (``workers=1``: in this process, one job after another).
 
     Each worker gets ``cores // workers`` torch threads. A worker that dies (killed, out of
-    memory) fails only its own job's runs.
+    memory) fails only its own job's runs. Workers are spawned (fresh interpreters: each
+    imports torch, a few seconds); from a script read on stdin, which they cannot re-import,
+    the jobs run in this process.
     """
     cores = available_cores()
     workers = min(len(jobs), cores if workers is None else workers)
+    if not _spawnable():  # `python - < script` or `python -c`: spawned workers cannot start
+        workers = 1
     results: list[dict] = []
     if workers <= 1:
         for job in jobs:
@@ -73,6 +77,15 @@ def run_local(jobs: list[dict], *, workers: int | None, on_result: OnResult) -> 
             results.extend(res)
             on_result(res)
     return results
+
+
+def _spawnable() -> bool:
+    """Spawned workers re-import ``__main__`` from its file: it must exist (or be absent,
+    as in a notebook)."""
+    import sys
+
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    return path is None or os.path.isfile(path)
 
 
 def _set_threads(threads: int) -> None:
