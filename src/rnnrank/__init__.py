@@ -17,6 +17,7 @@ from . import dynamics as dynamics
 from . import learning as learning
 from . import models as models
 from . import report as report
+from . import sweep as sweep
 from . import tasks as tasks
 from .learning import Run as Run
 from .learning import TrainConfig as TrainConfig

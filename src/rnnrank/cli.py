@@ -232,6 +232,65 @@ def _parse_ranks(text: str) -> list[int]:
     return ranks
 
 
+# --- sweeps (rnnrank.sweep) ---------------------------------------------------------------------
+@app.command(epilog="Example: rnnrank sweep sweep.yaml --out runs/sweep  (add --backend slurm "
+             "--partition gpu --time 60, or --backend ray --address auto)")
+def sweep(
+    spec: Annotated[Path, typer.Argument(help="Sweep spec (YAML): train:/fit:/analyze:, grid:, "
+                                         "runs:.")],
+    out: Annotated[Path, typer.Option(help="Sweep directory (re-running resumes it).")],
+    backend: Annotated[str, typer.Option(help="local, slurm (submitit) or ray.")] = "local",
+    workers: Annotated[int | None, typer.Option(help="Local processes (default: cores).")]
+    = None,
+    partition: Annotated[str | None, typer.Option(help="Slurm partition.")] = None,
+    time_min: Annotated[int, typer.Option("--time", help="Slurm time limit per job, minutes.")]
+    = 60,
+    cpus_per_job: Annotated[int, typer.Option(help="CPUs per Slurm/Ray job.")] = 1,
+    gpus_per_job: Annotated[int, typer.Option(help="GPUs per Slurm job.")] = 0,
+    address: Annotated[str | None, typer.Option(help="Ray cluster address, e.g. auto.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+) -> None:
+    """Run a sweep of trainings, fits or analyses; collect one table (OUT/table.csv)."""
+    from rnnrank.sweep import run_sweep
+    from rnnrank.sweep.backends import BACKENDS
+
+    if backend not in BACKENDS:
+        raise BadInput(f"--backend must be one of {list(BACKENDS)}, got {backend!r}")
+    options: dict = {}
+    if backend == "slurm":
+        options = dict(partition=partition, time=time_min, cpus_per_job=cpus_per_job,
+                       gpus_per_job=gpus_per_job)
+    elif backend == "ray":
+        options = dict(address=address, cpus_per_job=cpus_per_job)
+    t0 = time.perf_counter()
+    table = run_sweep(spec, out, backend=backend, workers=workers, progress=not as_json,
+                      **options)
+    table.to_csv(out / "table.csv", index=False)
+    counts = table["status"].value_counts().to_dict()
+    summary = {"sweep": str(out), "runs": len(table), **{k: int(v) for k, v in counts.items()},
+               "table": str(out / "table.csv"), "seconds": round(time.perf_counter() - t0, 2)}
+    failed = table[table["status"] == "failed"]
+    if len(failed):
+        summary["first_failure"] = f"{failed.iloc[0]['name']}: {failed.iloc[0]['message']}"
+    _emit(summary, as_json)
+
+
+@app.command("sweep-report", epilog="Example: rnnrank sweep-report runs/sweep")
+def sweep_report(
+    path: Annotated[Path, typer.Argument(help="A sweep directory written by rnnrank sweep.")],
+    out: Annotated[Path | None, typer.Option(help="Report directory (default PATH/report).")]
+    = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+) -> None:
+    """Final loss/score, ‖ΔW‖ and effective rank against the swept variables (seeds as bars)."""
+    from rnnrank.sweep import sweep_report as report_fn
+
+    if not (path / "plan.json").exists():
+        raise BadInput(f"{path} is not a sweep directory (no plan.json); pass the --out of "
+                       "'rnnrank sweep'")
+    _emit(report_fn(path, out), as_json)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning user errors into one line and exit code 2."""
     from rnnrank.learning.trainer import TrainingDiverged

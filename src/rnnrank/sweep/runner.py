@@ -1,0 +1,87 @@
+"""``run_sweep``: validate a spec, plan the unfinished runs, execute them on a backend, collect.
+
+Re-running a sweep skips finished runs and resumes interrupted ones from their checkpoints (an
+ensemble from its group directory, a lone run from its own); a ``kill -9`` of the whole sweep
+loses no finished run and at most the snapshots since the last checkpoint of the running ones.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from pathlib import Path
+
+from ..store.atomic import write_json_atomic, write_yaml_atomic
+from .backends import available_cores, execute
+from .collect import collect
+from .planner import plan, run_dir
+from .spec import SweepSpec, load_spec
+
+
+def run_sweep(spec: str | Path | dict | SweepSpec, out: str | Path, *, backend: str = "local",
+              workers: int | None = None, progress: bool = False, **backend_options):
+    """Run every unfinished run of ``spec`` into sweep directory ``out``.
+
+    Args:
+        spec: a YAML path, a dict, or a ``SweepSpec`` (see ``spec``).
+        out: the sweep directory (``runs/<name>/`` per run, ``plan.json``, ``sweep.yaml``).
+        backend: ``"local"`` (process pool sized to the cores; ``workers=1`` runs in this
+            process), ``"slurm"`` (submitit: ``partition``, ``time`` minutes, ``cpus_per_job``,
+            ``gpus_per_job``, ``mem_gb``, ``cluster``) or ``"ray"`` (``address``,
+            ``cpus_per_job``).
+        workers: local processes (default: one per core, at most one per job).
+        progress: a rich progress bar over the sweep's runs.
+
+    Returns:
+        ``collect(out)``: a pandas DataFrame, one row per run.
+    """
+    spec = spec if isinstance(spec, SweepSpec) else load_spec(spec)
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    runs = spec.expand()
+    write_yaml_atomic(out / "sweep.yaml", spec.to_dict())
+    write_json_atomic(out / "plan.json", {"name": spec.name, "kind": spec.kind, "runs": [
+        {**r.to_dict(), "dir": str(run_dir(out, r).relative_to(out))} for r in runs]})
+    n_workers = workers if workers is not None else available_cores()
+    jobs = plan(spec, out, workers=n_workers if backend == "local" else 1)
+    todo = sum(len(j["runs"]) for j in jobs)
+    with _progress(progress, len(runs), len(runs) - todo, spec.name) as advance:
+        execute(jobs, backend, out, on_result=advance, workers=workers, **backend_options)
+    if (out / "groups").is_dir() and not any((out / "groups").iterdir()):
+        (out / "groups").rmdir()
+    return collect(out)
+
+
+def _progress(enabled: bool, total: int, done: int, name: str):
+    if not enabled:
+        return nullcontext(lambda results: None)
+    return _RichProgress(total, done, name)
+
+
+class _RichProgress:
+    """``sweep ━━━━ 7/12 runs  1 failed  0:01:10``: advanced by each job's results."""
+
+    def __init__(self, total: int, done: int, name: str) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                            MofNCompleteColumn(), TextColumn("runs  {task.fields[failed]} failed"),
+                            TimeElapsedColumn())
+        self.task = self.bar.add_task(name, total=total, completed=done, failed=0)
+        self.failed = 0
+
+    def __enter__(self):
+        self.bar.__enter__()
+        return self.advance
+
+    def advance(self, results: list[dict]) -> None:
+        self.failed += sum(r["status"] not in ("completed",) for r in results)
+        self.bar.update(self.task, advance=len(results), failed=self.failed)
+
+    def __exit__(self, *exc):
+        return self.bar.__exit__(*exc)
