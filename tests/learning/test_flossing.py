@@ -65,7 +65,8 @@ def _floss() -> Flossing:
     return Flossing(k=2, pre=2, every=3, steps=2, times=2, window=8, discard=2, warmup=4)
 
 
-@pytest.mark.parametrize("rule", available_rules())
+# "_"-prefixed rules are test doubles registered by other test modules (crash, NaN on purpose)
+@pytest.mark.parametrize("rule", [r for r in available_rules() if not r.startswith("_")])
 def test_flossing_runs_with_every_rule_and_resumes_exactly(rule, tmp_path):
     task = rr.tasks.make("flipflop", **FF)
     kw = dict(rule=rule, steps=8, lr=1e-2, batch_size=4, record_every=1, checkpoint_every=2)
