@@ -81,11 +81,9 @@ def eprop(
     for t0, states, rates in online.chunks(params, inputs, alpha=alpha, phi=phi, noise=noise,
                                            noise_std=model.config.noise, chunk=chunk):
         C = states.shape[0] - 1
-        # ε̄[t+1] = κ ε̄[t] + α z[t], in place on z: z[c] becomes ε̄[t0 + c + 1]
+        # ε̄[t+1] = κ ε̄[t] + α z[t]
         z = online.presynaptic(rates[:-1], inputs[t0:t0 + C], E)
-        z[0].mul_(alpha).add_(eps, alpha=kappa)
-        for c in range(1, C):
-            z[c].mul_(alpha).add_(z[c - 1], alpha=kappa)
+        z = online.filter_forward(z, eps, kappa, alpha)  # z[c] → ε̄[t0 + c + 1], one product
         eps = z[C - 1].clone()
         err = error[t0:t0 + C]
         L = online.learning_signal(err, feedback).mul_(phi.df(states[1:], rates[1:]))

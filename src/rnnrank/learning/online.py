@@ -200,3 +200,27 @@ def learning_signal(error: Tensor, B: Tensor) -> Tensor:
     C, E, Bt, O = error.shape
     L = torch.bmm(error.permute(1, 0, 2, 3).reshape(E, C * Bt, O), B.transpose(1, 2))
     return L.reshape(E, C, Bt, -1).permute(1, 0, 2, 3)
+
+
+def decay_matrix(C: int, kappa: float, like: Tensor) -> Tensor:
+    """D [C, C] with D[c, c′] = κ^(c−c′) for c′ ≤ c, else 0: the leaky filter over one chunk as
+    one product (``D @ v`` filters forward in time, ``Dᵀ @ v`` backward)."""
+    idx = torch.arange(C, device=like.device)
+    lag = (idx[:, None] - idx[None, :]).to(like.dtype)
+    return torch.where(lag >= 0, kappa ** lag.clamp_min(0), torch.zeros_like(lag))
+
+
+def filter_forward(z: Tensor, start: Tensor, kappa: float, alpha: float) -> Tensor:
+    """ε[c] = κ ε[c−1] + α z[c] over a chunk with ε[−1] = ``start``: z [C, ...] → [C, ...]."""
+    C = z.shape[0]
+    D = decay_matrix(C, kappa, z)
+    out = torch.mm(D, z.reshape(C, -1)).mul_(alpha).view_as(z)
+    powers = kappa ** torch.arange(1, C + 1, device=z.device, dtype=z.dtype)
+    return out.add_(powers.view(C, *[1] * start.dim()) * start)
+
+
+def filter_backward(v: Tensor, kappa: float) -> Tensor:
+    """ṽ[c] = Σ_{c′ ≥ c} κ^(c′−c) v[c′] over a chunk (the anticausal leaky sum): [C, ...]."""
+    C = v.shape[0]
+    D = decay_matrix(C, kappa, v)
+    return torch.mm(D.T, v.reshape(C, -1)).view_as(v)

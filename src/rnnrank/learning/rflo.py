@@ -78,9 +78,7 @@ def rflo(
         z = online.presynaptic(rates[:-1], inputs[t0:t0 + C], E)  # z[s−1], [C, E, B, M]
         d = phi.df(states[1:], rates[1:])  # φ′(x[s]), [C, E, B, N]
         err = error[t0:t0 + C]
-        Lt = online.learning_signal(err, feedback).contiguous()  # L[s] → L̃[s] in place
-        for c in range(C - 2, -1, -1):
-            Lt[c].add_(Lt[c + 1], alpha=kappa)
+        Lt = online.filter_backward(online.learning_signal(err, feedback).contiguous(), kappa)
         # carried trace: κ L̃[t0+1] ⊙ P[t0], summed over trials
         if t0 > 0:
             w = Lt[0].reshape(E * Bt, N, 1) * kappa
