@@ -10,8 +10,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .liu2024 import RULES, TASKS
-
 COLOURS = {"bptt": "black", "tbptt": "tab:blue", "eprop": "tab:red", "rflo": "tab:green"}
 
 
@@ -43,14 +41,14 @@ def _figure(summary, tasks, draw, ylabel: str, path: Path, *, logy: bool = False
 
 def figures(results: dict, out: Path) -> list[str]:
     summary = results["summary"]
-    tasks = [t for t in TASKS if any(r["task"] == t for r in summary)]
-    rules = [r for r in RULES if any(s["rule"] == r for s in summary)]
+    tasks = [t for t in results["setup"]["tasks"] if any(r["task"] == t for r in summary)]
+    rules = [r for r in results["setup"]["rules"] if any(s["rule"] == r for s in summary)]
 
     def loss(ax, task):
         for rule in rules:
             for floss, style in ((False, "-"), (True, "--")):
                 g, y = _series(summary, task, rule, floss, "final_loss")
-                ax.plot(g, y, style, marker="o", ms=3, color=COLOURS[rule],
+                ax.plot(g, y, style, marker="o", ms=3, color=COLOURS.get(rule),
                         label=f"{rule}{' + flossing' if floss else ''}")
 
     def lyap(ax, task):
@@ -58,7 +56,8 @@ def figures(results: dict, out: Path) -> list[str]:
         ax.plot(g, y, ":", marker="s", color="grey", label="before training")
         for rule in rules:
             g, y = _series(summary, task, rule, False, "lambda_final")
-            ax.plot(g, y, "-", marker="o", ms=3, color=COLOURS[rule], label=f"after {rule}")
+            ax.plot(g, y, "-", marker="o", ms=3, color=COLOURS.get(rule),
+                    label=f"after {rule}")
         g, y = _series(summary, task, rules[0], True, "lambda_floss")
         ax.plot(g, y, "--", marker="^", color="grey", label="after pre-flossing")
         ax.axhline(0.0, color="k", lw=0.5)
@@ -66,7 +65,7 @@ def figures(results: dict, out: Path) -> list[str]:
     def align(ax, task):
         for rule in rules:
             g, y = _series(summary, task, rule, False, "alignment")
-            ax.plot(g, y, "-", marker="o", ms=3, color=COLOURS[rule], label=rule)
+            ax.plot(g, y, "-", marker="o", ms=3, color=COLOURS.get(rule), label=rule)
         ax.axhline(0.0, color="k", lw=0.5)
 
     _figure(summary, tasks, loss, "final held-out loss", out / "loss_vs_g.png", logy=True)
