@@ -115,3 +115,18 @@ def test_cosine_alignment_against_numpy():
         w = a["W"][e].numpy().ravel(), b["W"][e].numpy().ravel()
         assert cos["cos_W"][e].item() == pytest.approx(
             w[0] @ w[1] / np.linalg.norm(w[0]) / np.linalg.norm(w[1]), rel=1e-6)
+
+
+def test_cli_trains_with_a_rule_and_its_options(tmp_path, capsys):
+    from rnnrank.cli import main
+
+    out = tmp_path / "ep"
+    code = main(["train", "--task", "sine", "--task-option", "duration=8.0", "--rule", "eprop",
+                 "--rule-option", "feedback=random", "--gain", "0.5", "--n-rec", "8",
+                 "--steps", "2", "--batch-size", "2", "--dt", "0.5", "--json", "--out",
+                 str(out)])
+    assert code == 0
+    config = RunDir(out).read_config()["train"]
+    assert config["rule"] == "eprop" and config["rule_options"]["feedback"] == "random"
+    assert main(["train", "--task", "sine", "--rule", "eprop", "--rule-option",
+                 "feedback=mirror", "--steps", "1", "--out", str(tmp_path / "bad")]) == 2
