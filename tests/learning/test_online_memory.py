@@ -42,7 +42,8 @@ def test_online_rules_memory_is_flat_in_trial_length():
                           env=env, check=True, timeout=300)
     growth = json.loads(done.stdout.strip().splitlines()[-1])
     # e-prop and RFLO keep one chunk of states and their traces; what grows with T is only the
-    # outputs and the output error ([T, B, O]: 4000·16·4 B = 0.26 MB each) — allow 10 MB.
-    assert growth["eprop"] < 10 and growth["rflo"] < 10, growth
+    # outputs and the output error ([T, B, O]: 4000·16·4 B = 0.26 MB each). Measured 2–5 MB
+    # (allocator noise); allow 20 MB, a fifth of BPTT's growth.
+    assert growth["eprop"] < 20 and growth["rflo"] < 20, growth
     # the control: BPTT's memory does grow (3 buffers of [T+1, B, N] float32 ≈ 98 MB)
     assert growth["bptt"] > 60, growth
