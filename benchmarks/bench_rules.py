@@ -1,9 +1,10 @@
 """Time and peak memory per update of e-prop and RFLO against BPTT, measured in the same run.
 
 For N ∈ {64, 256}, T ∈ {100, 1000} (batch 32, one network, float32, one thread): milliseconds per
-gradient estimate (median of ``--reps``, after a warm-up), the ratio to BPTT's, and the growth of
-the peak resident memory of one estimate over a warmed-up process (a fresh subprocess per rule
-and size; ru_maxrss). Targets (issue 16): e-prop within 1.5× of BPTT's time, RFLO within 3×,
+gradient estimate (median of ``--reps``, after a warm-up), the ratio to BPTT's, and the peak
+memory of one estimate: the growth of the peak resident set (VmHWM, Linux) of a fresh subprocess
+per rule and size over what it holds with model, batch and rule built (workspaces, chunk buffers
+and traces included). Targets (issue 16): e-prop within 1.5× of BPTT's time, RFLO within 3×,
 memory of both flat in T (BPTT's grows linearly: it keeps 3·(T+1)·B·N floats).
 
     python benchmarks/bench_rules.py            # the grid of the issue
@@ -55,21 +56,22 @@ def time_rule(name: str, n: int, t: int, b: int, reps: int) -> float:
 
 
 MEMORY_SCRIPT = r"""
-import json, resource, sys, torch
+import json, sys, torch
 sys.path.insert(0, {here!r})
 torch.set_num_threads(1)
 from bench_rules import make, estimate
 import rnnrank as rr
 name, n, t, b = {name!r}, {n}, {t}, {b}
-model, batch = make(n, b, 10)
+model, batch = make(n, b, t)
 rule = rr.learning.make_rule(name)
 rule.init(model, torch.Generator().manual_seed(0))
-estimate(rule, model, batch)  # warm-up on a 10-step trial
-_, long = make(n, b, t)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-estimate(rule, model, long)
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps((after - before) / 1024))
+def peak_kb():  # VmHWM: this process's peak resident set (reset by exec, unlike ru_maxrss)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+before = peak_kb()
+estimate(rule, model, batch)
+print(json.dumps((peak_kb() - before) / 1024))
 """
 
 
@@ -100,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     reps = args.reps or (2 if args.quick else 3)
     rows = []
     print(f"batch {args.batch}, float32, 1 thread; ms per gradient estimate (median of {reps}), "
-          "peak-memory growth over a warmed-up process (MB)")
+          "peak memory of one estimate over the process holding model and batch (MB)")
     print(f"{'N':>4} {'T':>5} {'rule':>6} {'ms':>9} {'×BPTT':>7} {'MB':>8}")
     for n in sizes:
         for t in (100, 1000):
