@@ -100,6 +100,11 @@ def test_alignment_is_written_to_the_metrics_and_is_one_where_the_rule_is_exact(
             np.testing.assert_allclose(step0[:, 5:], 1.0, atol=1e-12)  # float64 round-off
         if rule == "rflo":  # random feedback: clearly not the gradient's direction
             assert np.all(np.abs(recorded[:, 5]) < 0.99)
+            from rnnrank.report import write_report
+
+            page = (write_report(tmp_path / rule) / "index.md").read_text()  # plots alignment
+            assert "alignment.png" in page and (tmp_path / rule / "report" / "alignment.png"
+                                                ).exists()
 
 
 def test_cosine_alignment_against_numpy():
