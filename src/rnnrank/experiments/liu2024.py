@@ -8,8 +8,9 @@ integration), centre-out reach, delayed XOR (Engelken's flossing task). Rules: B
 BPTT (window 10), e-prop (symmetric feedback), RFLO (random feedback). For every task × rule,
 the sweep g × seeds trains as *one* ``RateRNN`` ensemble (members share batches); a second arm
 pre-flosses the same initial networks first (gradient flossing as a developmental phase, see
-``liu2024_dynamics``). Measured per member: final held-out loss, λ_max before training, after
-pre-flossing and after training, and the cosine of the rule's estimate with the exact gradient
+``liu2024_dynamics``). Measured per member: final held-out loss; λ_max driven by the task's
+trials before training, after pre-flossing and after training, and of the autonomous network
+(zero input) before and after training; the cosine of the rule's estimate with the exact gradient
 over training (``track_alignment``).
 """
 
@@ -118,7 +119,9 @@ def run_arm(task_name: str, rule_key: str, floss: bool, setup: Setup, out: Path,
     model, members = initial_model(task, setup)
     inputs = lyap_inputs(task)
     lyap = dict(steps=setup.lyap_steps, warmup=setup.lyap_warmup)
+    silent = torch.zeros(1, 4, task.n_in)  # the autonomous network, 4 random starts
     lam_init = dyn.lambda_max(model, inputs, **lyap).numpy()
+    auto_init = dyn.lambda_max(model, silent, **lyap).numpy()
     lam_floss = np.full(len(members), np.nan)
     if floss:
         dyn.preflossing(model, updates=setup.floss_updates, k=setup.floss_k,
@@ -131,11 +134,13 @@ def run_arm(task_name: str, rule_key: str, floss: bool, setup: Setup, out: Path,
                 track_alignment=rule_key != "bptt", out=path, progress=progress)
     loss, score = held_out_loss(model, task, setup)
     lam_final = dyn.lambda_max(model, inputs, **lyap).numpy()
+    auto_final = dyn.lambda_max(model, silent, **lyap).numpy()
     cos = mean_alignment(path, len(members)) if rule_key != "bptt" else np.ones(len(members))
     return [{"task": task_name, "rule": rule_key, "floss": floss, "g": g, "seed": s,
              "final_loss": float(loss[e]), "score": float(score[e]),
              "score_name": task.score_name, "lambda_init": float(lam_init[e]),
              "lambda_floss": float(lam_floss[e]), "lambda_final": float(lam_final[e]),
+             "lambda_auto_init": float(auto_init[e]), "lambda_auto_final": float(auto_final[e]),
              "alignment": float(cos[e]), "status": run.status}
             for e, (g, s) in enumerate(members)]
 
@@ -152,7 +157,7 @@ def summary(rows: list[dict]) -> list[dict]:
         mean = {m: float(np.nanmean([r[m] for r in group])) if any(
             np.isfinite(r[m]) for r in group) else float("nan")
             for m in ("final_loss", "score", "lambda_init", "lambda_floss", "lambda_final",
-                      "alignment")}
+                      "lambda_auto_init", "lambda_auto_final", "alignment")}
         out.append({"task": task, "rule": rule, "floss": floss, "g": g, "n": len(group),
                      **mean})
     return out

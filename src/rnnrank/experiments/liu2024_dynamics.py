@@ -32,7 +32,8 @@ def source() -> str:
 
 
 def lambda_max(model: RateRNN, inputs: Tensor, *, steps: int, warmup: int) -> Tensor:
-    """λ_max [E] in nats per unit time (τ) of the network driven by trial inputs [T, B, I]."""
+    """λ_max [E] in nats per unit time (τ) of the network driven by trial inputs [T, B, I]
+    (zeros: the autonomous network, from random states)."""
     try:
         from ..dynamics import lyapunov_max
     except ImportError:
@@ -59,13 +60,14 @@ def preflossing(model: RateRNN, *, updates: int, k: int, lr: float, seed: int) -
 def _temporary_lambda_max(model: RateRNN, inputs: Tensor, *, steps: int,
                           warmup: int) -> Tensor:
     """TEMPORARY (replaced by rr.dynamics.lyapunov_max): QR method with k = 1 — one tangent
-    vector per trial, v ← J v / ‖J v‖, λ = mean log ‖J v‖ / dt over ``steps`` after ``warmup``;
-    the trials' inputs are repeated back to back. Returns [E]."""
+    vector per trial from a random state x0 + N(0, 1), v ← J v / ‖J v‖, λ = mean log ‖J v‖ / dt
+    over ``steps`` after ``warmup``; the trials' inputs are repeated back to back. Returns [E]."""
     p = model.params()
     inputs = inputs.to(dtype=p.W.dtype)
     T, B = inputs.shape[0], inputs.shape[1]
     gen = torch.Generator().manual_seed(0)
-    x = rd.initial_state(p, B).clone()
+    x = rd.initial_state(p, B) + torch.randn(p.W.shape[0], B, p.W.shape[-1], generator=gen,
+                                             dtype=p.W.dtype)  # random start, N(0, 1) per unit
     v = torch.randn(*x.shape, 1, generator=gen, dtype=x.dtype)
     v = v / v.norm(dim=2, keepdim=True)
     total = torch.zeros(x.shape[0], dtype=torch.float64)

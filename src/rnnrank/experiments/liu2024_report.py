@@ -60,6 +60,9 @@ def figures(results: dict, out: Path) -> list[str]:
                     label=f"after {rule}")
         g, y = _series(summary, task, rules[0], True, "lambda_floss")
         ax.plot(g, y, "--", marker="^", color="grey", label="after pre-flossing")
+        if "lambda_auto_init" in summary[0]:
+            g, y = _series(summary, task, rules[0], False, "lambda_auto_init")
+            ax.plot(g, y, ":", marker="x", color="purple", label="autonomous, before")
         ax.axhline(0.0, color="k", lw=0.5)
 
     def align(ax, task):
@@ -76,8 +79,8 @@ def figures(results: dict, out: Path) -> list[str]:
 
 def table(summary: list[dict]) -> list[str]:
     lines = ["| task | rule | g | loss | loss + floss | λ_max init | λ_max floss | "
-             "λ_max trained | λ_max trained (floss) | cos |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "λ_max trained | λ_max trained (floss) | λ_max auto init → trained | cos |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in summary:
         if r["floss"]:
             continue
@@ -86,7 +89,8 @@ def table(summary: list[dict]) -> list[str]:
         lines.append(f"| {r['task']} | {r['rule']} | {r['g']:g} | {_fmt(r['final_loss'])} | "
                      f"{_fmt(f.get('final_loss'))} | {_fmt(r['lambda_init'])} | "
                      f"{_fmt(f.get('lambda_floss'))} | {_fmt(r['lambda_final'])} | "
-                     f"{_fmt(f.get('lambda_final'))} | {_fmt(r['alignment'], '.2f')} |")
+                     f"{_fmt(f.get('lambda_final'))} | {_fmt(r.get('lambda_auto_init'))} → "
+                     f"{_fmt(r.get('lambda_auto_final'))} | {_fmt(r['alignment'], '.2f')} |")
     return lines
 
 
@@ -100,7 +104,8 @@ def write_report(results: dict, out: Path) -> Path:
         f"Setup ({s['label']}): N = {s['n_rec']}, dt/τ = {s['dt']}, Adam {s['lr']:g}, "
         f"{s['steps']} updates of batch {s['batch_size']}, g ∈ {s['gains']}, seeds "
         f"{s['seeds']}; pre-flossing {s['floss_updates']} updates (k = {s['floss_k']}). "
-        f"λ_max in nats per τ, driven by task trials, from `{results['lyapunov_source']}`. "
+        f"λ_max in nats per τ, driven by task trials (autonomous: zero input), from "
+        f"`{results['lyapunov_source']}`. "
         f"Total {results['seconds']} s.",
         "",
         "Gradient flossing needs the network's Jacobians through time — a non-local signal; "
