@@ -135,3 +135,19 @@ def test_cli_trains_with_a_rule_and_its_options(tmp_path, capsys):
     assert config["rule"] == "eprop" and config["rule_options"]["feedback"] == "random"
     assert main(["train", "--task", "sine", "--rule", "eprop", "--rule-option",
                  "feedback=mirror", "--steps", "1", "--out", str(tmp_path / "bad")]) == 2
+
+
+def test_a_run_saved_before_track_alignment_existed_still_resumes(tmp_path):
+    from rnnrank.store.atomic import write_yaml_atomic
+
+    task = rr.tasks.make("sine", duration=8.0, dt=0.5)
+
+    def fresh():
+        return rr.RateRNN(task.n_in, 6, task.n_out, seed=0, dt=0.5)
+    kw = dict(lr=1e-2, batch_size=2, record_every=1, checkpoint_every=1)
+    rr.train(fresh(), task, steps=2, out=tmp_path, **kw)
+    run = RunDir(tmp_path)
+    config = run.read_config()
+    del config["train"]["track_alignment"]  # as written by an older rnnrank
+    write_yaml_atomic(run.config_path, config)
+    assert rr.train(fresh(), task, steps=3, out=tmp_path, **kw).status == "completed"
