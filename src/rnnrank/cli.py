@@ -148,7 +148,7 @@ def report(
 
 @app.command(epilog="Example: rnnrank reproduce schuessler2020 --quick --out runs/schuessler")
 def reproduce(
-    paper: Annotated[str, typer.Argument(help="Paper to reproduce: schuessler2020.")],
+    paper: Annotated[str, typer.Argument(help="Paper to reproduce: schuessler2020, liu2024.")],
     out: Annotated[Path | None, typer.Option(help="Report and run directory (resumable).")]
     = None,
     quick: Annotated[bool, typer.Option(help="Reduced sizes: < 10 min on 2 cores.")] = False,

@@ -1,8 +1,9 @@
-"""Paper reproductions, one module each: ``schuessler2020`` (Pellegrino 2023, Liu 2024 to come).
+"""Paper reproductions, one module each: ``schuessler2020``, ``liu2024`` (Pellegrino 2023 to come).
 
 ``REPRODUCTIONS`` maps the name used by ``rnnrank reproduce NAME`` to its ``reproduce`` function.
 """
 
+from . import liu2024 as liu2024
 from . import schuessler2020 as schuessler2020
 
-REPRODUCTIONS = {"schuessler2020": schuessler2020.reproduce}
+REPRODUCTIONS = {"schuessler2020": schuessler2020.reproduce, "liu2024": liu2024.reproduce}

@@ -23,6 +23,8 @@ class TrainConfig:
         checkpoint_every: updates between checkpoints (and flushes of metrics.csv).
         grad_clip: clip each member's gradient norm to this value (None: no clipping).
         independent_batches: give every ensemble member its own batch of trials.
+        track_alignment: at every recorded step, also compute the exact gradient and write the
+            cosine of the rule's estimate with it into metrics.csv (``alignment.py``).
     """
 
     rule: str = "bptt"
@@ -36,6 +38,7 @@ class TrainConfig:
     checkpoint_every: int = 100
     grad_clip: float | None = None
     independent_batches: bool = False
+    track_alignment: bool = False
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "record_every", "checkpoint_every"):

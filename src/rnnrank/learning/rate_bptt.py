@@ -114,6 +114,7 @@ def rate_bptt(
     noise: Tensor | None = None,
     truncation: int | None = None,
     workspace: Workspace | None = None,
+    feedback: Tensor | None = None,
 ) -> tuple[Tensor, dict[str, Tensor], Tensor]:
     """Loss, exact gradients and outputs of a ``RateRNN`` on one batch.
 
@@ -124,6 +125,8 @@ def rate_bptt(
         noise: standard normal draws [T, E, B, N] when the model is noisy.
         truncation: truncated-BPTT window k (None = full BPTT).
         workspace: buffers to reuse across calls (a fresh one when None).
+        feedback: B [E, N, O] sending the output error into the network in place of Vᵀ
+            (feedback alignment, Lillicrap et al. 2016); None: Vᵀ, the exact gradient.
 
     Returns:
         (loss [E], gradients named like ``model``'s parameters in its own shapes, outputs
@@ -147,7 +150,8 @@ def rate_bptt(
     loss, error = output_error(outputs, loss_fn)
     # The states are not needed once φ′ is known: overwrite them (three buffers, not four).
     dphi = phi.derivative_into(states, rates, states)
-    lam = adjoint(params, states, rates, error, alpha=alpha, dphi=dphi, truncation=truncation,
+    back = params if feedback is None else params._replace(V=feedback.transpose(1, 2))
+    lam = adjoint(back, states, rates, error, alpha=alpha, dphi=dphi, truncation=truncation,
                   out=buffers["lam"])
 
     T, E, B, N = lam.shape[0] - 1, *lam.shape[1:]

@@ -34,8 +34,12 @@ def run_config(model: nn.Module, task: Task, train: TrainConfig) -> dict:
 def check_compatible(saved: dict, new: dict, path: Path) -> None:
     """Raise ``ValueError`` naming every setting that differs from the run saved in ``path``."""
     diffs = []
+    # a training option added after a run was saved reads as its default there
+    defaults = TrainConfig().to_dict()
     for section in ("model", "task", "train"):
         old, cur = saved.get(section, {}), new.get(section, {})
+        if section == "train":
+            old, cur = {**defaults, **old}, {**defaults, **cur}
         for key in sorted(set(old) | set(cur)):
             if section == "train" and key in RESUMABLE_CHANGES:
                 continue

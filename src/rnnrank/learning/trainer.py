@@ -25,6 +25,7 @@ from ..models.protocol import missing_members
 from ..store.run_dir import RunDir
 from ..store.trajectory import Trajectory, TrajectoryWriter
 from ..tasks.base import Batch, Task
+from . import alignment
 from .config import TrainConfig
 from .hooks import TrainingHook, hook_config
 from .progress import progress_bar
@@ -149,6 +150,8 @@ class _Loop:
         if self.hooks:
             self.full_config["hooks"] = hook_config(self.hooks)
         self.rows: list[tuple] = []
+        self.extra_fields = (alignment.alignment_fields(model) if config.track_alignment
+                             else ())
         self.start, self.elapsed0 = 0, 0.0
         self.dir = None if out is None else RunDir(out)
         self.checkpoint: dict | None = None
@@ -210,7 +213,7 @@ class _Loop:
         self.writer.flush()
         if self.dir is None:
             return
-        self.dir.write_metrics(self.rows)
+        self.dir.write_metrics(self.rows, self.extra_fields)
         self.dir.save_checkpoint({
             "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
             "rule": self.rule.state_dict(),
@@ -253,6 +256,16 @@ class _Loop:
         arrays = {k: v.detach().cpu().numpy().copy()  # queued: must not alias the parameter
                   for k, v in self.model.recorded_parameters().items()}
         self.writer.append(step, arrays, loss, score)
+
+    def _alignment(self, grads, batch, noise, due: bool) -> np.ndarray:
+        """[extra columns, E]: the rule's cosine with the exact gradient when due, else NaN."""
+        values = np.full((len(self.extra_fields), self.E), np.nan)
+        if due and grads is not None and self.extra_fields:
+            cos = alignment.track(self.model, batch, grads,
+                                  loss_fn=self._loss_fn(batch), noise=noise)
+            for i, name in enumerate(self.extra_fields):
+                values[i] = cos[name].cpu().numpy()
+        return values
 
     def _with_hooks(self, grads: dict[str, Tensor], batch, step: int) -> dict[str, Tensor]:
         """The rule's gradients plus every hook's extra terms (a regulariser's loss)."""
@@ -300,9 +313,11 @@ class _Loop:
                             loss_t = self._loss_fn(batch)(outputs)
                     loss = loss_t.detach().cpu().double().numpy().reshape(self.E)
                     score = self._score(outputs, batch) if record else np.full(self.E, np.nan)
+                    extra = self._alignment(result.grads if step < c.steps else None, batch, noise,
+                                           record)
                     seconds = time.perf_counter() - t0
-                    self.rows.extend((step, e, float(loss[e]), float(score[e]), seconds)
-                                     for e in range(self.E))
+                    self.rows.extend((step, e, float(loss[e]), float(score[e]), seconds,
+                                      *extra[:, e]) for e in range(self.E))
                     if not np.all(np.isfinite(loss)):
                         return self._diverged(step, loss, seconds)
                     if record:
@@ -315,7 +330,7 @@ class _Loop:
         except BaseException as exc:  # keep what was recorded, say how the run ended, re-raise
             self.writer.flush()
             if self.dir is not None:
-                self.dir.write_metrics(self.rows)
+                self.dir.write_metrics(self.rows, self.extra_fields)
                 interrupted = isinstance(exc, KeyboardInterrupt)
                 self.dir.write_status("interrupted" if interrupted else "failed", step=step,
                                       message=f"{type(exc).__name__}: {exc}")
@@ -334,7 +349,7 @@ class _Loop:
                "(grad_clip=...).")
         self.writer.flush()
         if self.dir is not None:
-            self.dir.write_metrics(self.rows)
+            self.dir.write_metrics(self.rows, self.extra_fields)
             self.dir.write_status("diverged", step=step, message=msg, seconds=seconds)
             msg += f" Run directory: {self.dir.path}"
         raise TrainingDiverged(msg, self._result("diverged", loss))

@@ -38,6 +38,24 @@ def loss_curve(traj: Trajectory, metrics: list[tuple] | None = None,
     return fig
 
 
+def alignment_curve(metrics: list[tuple], fields: tuple[str, ...]) -> Figure:
+    """Cosine of the rule's gradient estimate with the exact gradient over learning, per
+    parameter (``cos_<name>`` columns of metrics.csv, written with ``track_alignment=True``)."""
+    rows = np.array(metrics, dtype=float)
+    names = [f for f in fields if f.startswith("cos_")]
+    fig, axes = plt.subplots(1, len(names), figsize=(2.6 * len(names), 2.8), sharey=True,
+                             constrained_layout=True, squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        col = rows[:, fields.index(name)]
+        for e in np.unique(rows[:, 1]):
+            sel = (rows[:, 1] == e) & np.isfinite(col)
+            ax.plot(rows[sel, 0], col[sel], marker=".", lw=0.8)
+        ax.axhline(0.0, color="k", lw=0.5)
+        ax.set(xlabel="update", title=name.replace("cos_", "cos ∠ "), ylim=(-1.05, 1.05))
+    axes[0][0].set_ylabel("cosine with the exact gradient")
+    return fig
+
+
 def delta_spectrum(traj: Trajectory, n_show: int = 20) -> Figure:
     """Singular values of ΔW = W(K) − W(0) (bars) against those of W(0) (grey dots)."""
     fig, ax = plt.subplots(figsize=(4.5, 3.2), constrained_layout=True)

@@ -51,6 +51,9 @@ def write_report(run_path: str | Path, out: str | Path | None = None) -> Path:
         "singular_values.png": figures.delta_spectrum(traj),
         "delta_norm.png": figures.delta_norm_curve(traj),
     }
+    fields = RunDir(run_path).metric_fields()
+    if "cos_all" in fields:  # trained with track_alignment=True
+        made["alignment.png"] = figures.alignment_curve(metrics, fields)
     for name, fig in made.items():
         fig.savefig(out / name, dpi=120)
         plt.close(fig)
@@ -70,7 +73,8 @@ def write_report(run_path: str | Path, out: str | Path | None = None) -> Path:
     lines = [f"# {title}", "", f"Run directory: `{run_path}`", "", "| quantity | value |",
              "|---|---|", *(f"| {k} | {v} |" for k, v in table), "",
              "![loss](loss.png)", "",
-             "![singular values of ΔW](singular_values.png) ![‖ΔW(k)‖](delta_norm.png)", ""]
+             "![singular values of ΔW](singular_values.png) ![‖ΔW(k)‖](delta_norm.png)", "",
+             *(["![gradient alignment](alignment.png)", ""] if "alignment.png" in made else [])]
     write_text_atomic(out / "index.md", "\n".join(lines))
     rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>"
                    for k, v in table)

@@ -81,24 +81,35 @@ class RunDir:
     def write_status(self, status: str, **info) -> None:
         write_json_atomic(self.status_path, {"status": status, **info})
 
-    def write_metrics(self, rows: list[tuple]) -> None:
+    def write_metrics(self, rows: list[tuple], extra_fields: tuple[str, ...] = ()) -> None:
+        """Rows (step, member, loss, score, seconds, *extra); ``extra_fields`` names the extra
+        columns (e.g. the gradient alignment), written with NaN as an empty cell."""
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(METRIC_FIELDS)
-        for step, member, loss, score, seconds in rows:
-            writer.writerow((step, member, f"{loss:.9g}",
-                             "" if score is None or math.isnan(score) else f"{score:.6g}",
-                             f"{seconds:.3f}"))
+        writer.writerow((*METRIC_FIELDS, *extra_fields))
+        for step, member, loss, score, seconds, *extra in rows:
+            writer.writerow((step, member, f"{loss:.9g}", _optional(score, "6g"),
+                             f"{seconds:.3f}", *(_optional(v, "9g") for v in extra)))
         write_text_atomic(self.metrics_path, buf.getvalue())
 
     def read_metrics(self) -> list[tuple]:
-        """Rows (step, member, loss, score or nan, seconds)."""
+        """Rows (step, member, loss, score or nan, seconds, *extra columns or nan)."""
         if not self.metrics_path.exists():
             return []
         with open(self.metrics_path, newline="") as f:
+            reader = csv.DictReader(f)
+            extra = [k for k in reader.fieldnames or () if k not in METRIC_FIELDS]
             return [(int(r["step"]), int(r["member"]), float(r["loss"]),
-                     float(r["score"]) if r["score"] else math.nan, float(r["seconds"]))
-                    for r in csv.DictReader(f)]
+                     float(r["score"]) if r["score"] else math.nan, float(r["seconds"]),
+                     *(float(r[k]) if r[k] else math.nan for k in extra))
+                    for r in reader]
+
+    def metric_fields(self) -> tuple[str, ...]:
+        """The column names of metrics.csv (the five standard ones, then any extra)."""
+        if not self.metrics_path.exists():
+            return METRIC_FIELDS
+        with open(self.metrics_path, newline="") as f:
+            return tuple(next(csv.reader(f), METRIC_FIELDS))
 
     def save_checkpoint(self, state: dict) -> None:
         save_torch_atomic(self.checkpoint_path, state)
@@ -107,3 +118,7 @@ class RunDir:
         if not self.checkpoint_path.exists():
             return None
         return torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
+
+
+def _optional(value, fmt: str) -> str:
+    return "" if value is None or math.isnan(value) else format(value, fmt)

@@ -13,6 +13,7 @@ from .base import normalised_error as normalised_error
 from .base import register_task as register_task
 
 # Importing each task module registers its task.
+from .delayed_xor import DelayedXOR as DelayedXOR
 from .flipflop import FlipFlop as FlipFlop
 from .mante import Mante as Mante
 from .neurogym_adapter import NeurogymTask as NeurogymTask
