@@ -118,3 +118,35 @@ def test_flossing_drives_lambda_max_of_a_chaotic_network_to_the_target(seed):
     after = float(rr.dynamics.lyapunov_max(model, steps=1000))
     assert before > 0.08  # chaotic to begin with (s.e. ~0.003)
     assert abs(after - 0.0) < 0.03  # 0.03: ~10 s.e. of the 1000-step estimate, 1/4 of before
+
+
+def test_task_driven_exponents_sum_to_the_mean_log_det_of_the_driven_jacobians(gen):
+    """With k = N the flossed exponents sum to (1/T) Σ_t log|det J_t| along the driven path —
+    J_t built densely here from the written-out step (float64 round-off: 1e-10)."""
+    model = rr.RateRNN(2, 6, 1, gain=1.8, seed=2, dt=0.5, dtype=F64)
+    p = model.params()
+    u = torch.randn(12, 1, 2, generator=gen, dtype=F64)
+    x0 = torch.randn(1, 1, 6, generator=gen, dtype=F64)
+    Q = torch.linalg.qr(torch.randn(1, 1, 6, 6, generator=gen, dtype=F64))[0]
+    lam = flossing_exponents(p, x0, Q, alpha=0.5, phi=model.phi, window=9, discard=0,
+                             inputs=u, offset=2)
+    x, total = x0, 0.0
+    for t in range(9):
+        J = rd.jacobian(p, x, alpha=0.5, phi=model.phi)[0, 0]
+        total += torch.linalg.slogdet(J).logabsdet
+        x = rd.step(p, x, u[(2 + t) % 12], alpha=0.5, phi=model.phi)
+    torch.testing.assert_close(lam.sum(), total / 9, rtol=0, atol=1e-10)
+
+
+def test_flossing_in_a_run_is_driven_by_the_tasks_trials():
+    """inputs='task' (default): the run's trials drive the flossed dynamics, so U moves too;
+    inputs='none' leaves U untouched."""
+    task = rr.tasks.make("flipflop", n_bits=2, duration=10.0, dt=0.5)
+    for inputs, u_moves in (("task", True), ("none", False)):
+        model = rr.RateRNN(2, 12, 2, gain=2.0, seed=0, dt=0.5, dtype=F64,
+                           trainable=("W", "U", "b"))
+        U0 = model.U.detach().clone()
+        hook = Flossing(k=2, pre=2, window=8, discard=2, warmup=3, inputs=inputs)
+        rr.train(model, task, steps=1, lr=1e-12, hooks=[hook])  # the rule barely moves U
+        assert len(hook.losses) == 2
+        assert (not torch.allclose(model.U.detach(), U0, rtol=0, atol=1e-9)) == u_moves

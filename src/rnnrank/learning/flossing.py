@@ -1,7 +1,10 @@
 """Gradient flossing (Engelken, NeurIPS 2023): push the leading Lyapunov exponents to a target.
 
-A differentiable QR (Benettin) estimate of the k leading exponents of the autonomous network
-(zero input, the bias acts) over a short window,
+A differentiable QR (Benettin) estimate of the k leading exponents of the network driven by the
+run's task trials (``inputs="task"``, as Engelken flosses on the task's input statistics; trials
+repeated back to back over warm-up and window) or of the autonomous network (``inputs="none"``:
+zero input, the bias acts; also what a hook outside a run, with no task, does) over a short
+window,
 
     λ_i = (1 / (T_w − T_d)) Σ_{t > T_d} log |R_t,ii|,     Q_t R_t = qr(J_t Q_{t−1}),
     J_t = (1 − α) I + α W diag(φ′(x_t)),                    loss = mean_i (λ_i − target)²
@@ -18,7 +21,8 @@ It is a ``TrainingHook``: it never touches the rule, so it works with every regi
 (for bio-plausible rules the flossing gradient itself is non-local: use it as a pre-training,
 developmental phase, as Liu, Zhang & Liu 2024 suggest). Its options are saved in the run's
 config.yaml and its optimiser and generator in every checkpoint, so a resumed run equals an
-uninterrupted one. Autonomous dynamics means U receives no flossing gradient (zero input).
+uninterrupted one. Driven by inputs, U receives a flossing gradient too; autonomous dynamics
+leave U untouched.
 """
 
 from __future__ import annotations
@@ -34,18 +38,30 @@ from .hooks import TrainingHook, register_hook
 FLOSSED = ("W", "U", "b")
 
 
+def input_feed(inputs: Tensor | None, batch: int, n_in: int, *, like: Tensor, offset: int = 0):
+    """t ↦ input [B, I] at step ``offset + t``: the trials [T, B, I] repeated, or zeros."""
+    if inputs is None:
+        zero = torch.zeros(batch, n_in, dtype=like.dtype, device=like.device)
+        return lambda t: zero
+    inputs = inputs.to(like)
+    return lambda t: inputs[(offset + t) % inputs.shape[0]]
+
+
 def flossing_exponents(params: rd.RateParams, x: Tensor, Q: Tensor, *, alpha: float, phi,
-                       window: int, discard: int) -> Tensor:
+                       window: int, discard: int, inputs: Tensor | None = None,
+                       offset: int = 0) -> Tensor:
     """Differentiable estimate of the leading exponents [E, B, k] (nats per step).
 
     Args: ``params`` (may carry a graph), relaxed states x [E, B, N], orthonormal Q [E, B, N, k];
-    the first ``discard`` of ``window`` steps align Q and are not counted.
+    the first ``discard`` of ``window`` steps align Q and are not counted; ``inputs`` [T, B, I]
+    drive the network from step ``offset`` on (repeated back to back; None: zero input).
     """
     system = rate_system(params, alpha=alpha, phi=phi)
-    zero = torch.zeros(x.shape[1], params.U.shape[-1], dtype=x.dtype, device=x.device)
-    feed = lambda t: zero  # noqa: E731
+    feed = input_feed(inputs, x.shape[1], params.U.shape[-1], like=x, offset=offset)
     if discard:
         x, Q, _ = benettin(system, x, Q, feed, discard)
+        feed = input_feed(inputs, x.shape[1], params.U.shape[-1], like=x,
+                          offset=offset + discard)
     _, _, sums = benettin(system, x, Q, feed, window - discard)
     return sums.sum(0) / (window - discard)
 
@@ -64,11 +80,14 @@ class Flossing(TrainingHook):
         steps: updates per burst; times: at most this many bursts.
         lr: Adam learning rate of the flossing updates.
         batch: trajectories per flossing update.
+        inputs: ``"task"`` — each flossing update samples ``batch`` trials of the run's task and
+            drives the network with them; ``"none"`` — autonomous (zero input).
     """
 
     def __init__(self, k: int = 20, *, target: float = 0.0, window: int = 55, discard: int = 16,
                  warmup: int = 100, pre: int = 500, every: int | None = None, steps: int = 500,
-                 times: int = 2, lr: float = 1e-3, batch: int = 1) -> None:
+                 times: int = 2, lr: float = 1e-3, batch: int = 1,
+                 inputs: str = "task") -> None:
         for name, value, low in (("k", k, 1), ("window", window, 1), ("discard", discard, 0),
                                  ("warmup", warmup, 0), ("pre", pre, 0), ("steps", steps, 1),
                                  ("times", times, 0), ("batch", batch, 1)):
@@ -80,6 +99,9 @@ class Flossing(TrainingHook):
             raise ValueError(f"Flossing: every must be a positive integer or None, got {every!r}")
         if not lr > 0:
             raise ValueError(f"Flossing: lr must be > 0, got {lr}")
+        if inputs not in ("task", "none"):
+            raise ValueError(f"Flossing: inputs must be 'task' or 'none', got {inputs!r}")
+        self.inputs, self.task = inputs, None
         self.k, self.target, self.window, self.discard = k, float(target), window, discard
         self.warmup, self.pre, self.every, self.steps = warmup, pre, every, steps
         self.times, self.lr, self.batch = times, float(lr), batch
@@ -91,9 +113,10 @@ class Flossing(TrainingHook):
     def options(self) -> dict:
         return dict(k=self.k, target=self.target, window=self.window, discard=self.discard,
                     warmup=self.warmup, pre=self.pre, every=self.every, steps=self.steps,
-                    times=self.times, lr=self.lr, batch=self.batch)
+                    times=self.times, lr=self.lr, batch=self.batch, inputs=self.inputs)
 
-    def init(self, model: nn.Module, generator: torch.Generator) -> None:
+    def init(self, model: nn.Module, generator: torch.Generator, task=None) -> None:
+        self.task = task if self.inputs == "task" else None
         if not all(hasattr(model, a) for a in ("params", "alpha", "phi")):
             raise TypeError(f"Flossing needs a RateRNN (params(), alpha, phi), got "
                             f"{type(model).__name__}")
@@ -126,15 +149,17 @@ class Flossing(TrainingHook):
             x = torch.randn(E, self.batch, N, generator=self.gen, dtype=torch.float64)
             Q = torch.randn(E, self.batch, N, self.k, generator=self.gen, dtype=torch.float64)
             x, Q = x.to(p), torch.linalg.qr(Q.to(p))[0]
+            trials = None if self.task is None else \
+                self.task.sample(self.batch, generator=self.gen).inputs
             if self.warmup:
                 with torch.no_grad():
                     fixed = rd.RateParams(*(v.detach() for v in model.params()))
-                    zero = torch.zeros(self.batch, fixed.U.shape[-1], dtype=p.dtype,
-                                       device=p.device)
-                    for _ in range(self.warmup):
-                        x = rd.step(fixed, x, zero, alpha=model.alpha, phi=model.phi)
+                    feed = input_feed(trials, self.batch, fixed.U.shape[-1], like=x)
+                    for t in range(self.warmup):
+                        x = rd.step(fixed, x, feed(t), alpha=model.alpha, phi=model.phi)
             lam = flossing_exponents(model.params(), x, Q, alpha=model.alpha, phi=model.phi,
-                                     window=self.window, discard=self.discard)
+                                     window=self.window, discard=self.discard, inputs=trials,
+                                     offset=self.warmup)
             loss = (lam - self.target).pow(2).mean((1, 2)).sum()
             grads = torch.autograd.grad(loss, params, allow_unused=True)
             for param, g in zip(params, grads, strict=True):

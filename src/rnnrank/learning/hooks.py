@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from ..registry import Registry
-from ..tasks.base import Batch
+from ..tasks.base import Batch, Task
 
 
 class TrainingHook:
@@ -28,8 +28,9 @@ class TrainingHook:
 
     name: ClassVar[str] = ""
 
-    def init(self, model: nn.Module, generator: torch.Generator) -> None:
-        """Called once when a run starts (not on resume: ``load_state_dict`` follows then)."""
+    def init(self, model: nn.Module, generator: torch.Generator, task: Task | None = None) -> None:
+        """Called once per run, before a resume's ``load_state_dict``. ``task`` is the run's task
+        (a hook that needs trials samples them with its own generator, drawn from this one)."""
 
     def before_update(self, model: nn.Module, step: int) -> None:
         """Called before update ``step``; may change the model's parameters in place."""

@@ -166,7 +166,8 @@ class _Loop:
         # Randomness of the rule and hooks (random feedback, ...) follows the run's seed.
         self.rule.init(model, torch.Generator().manual_seed(config.seed + 104729))
         for i, hook in enumerate(self.hooks):
-            hook.init(model, torch.Generator().manual_seed(config.seed + 1299709 * (i + 1)))
+            hook.init(model, torch.Generator().manual_seed(config.seed + 1299709 * (i + 1)),
+                      task=task)
         if self.checkpoint is not None:
             self._restore(self.checkpoint)
         else:
