@@ -13,6 +13,7 @@ measure its structure (DESIGN.md §5)::
 __version__ = "0.1.0"
 
 from . import analysis as analysis
+from . import fitting as fitting
 from . import learning as learning
 from . import models as models
 from . import report as report
