@@ -70,13 +70,15 @@ def gaussian_smooth(x: np.ndarray, sigma: float, axis: int = 0) -> np.ndarray:
     so that a constant stays constant)."""
     if sigma <= 0:
         return x
+    from scipy.ndimage import correlate1d
+
     half = int(np.ceil(4 * sigma))
     k = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma) ** 2)
-    x = np.moveaxis(x, axis, -1)
-    ones = np.ones(x.shape[-1])
-    norm = np.convolve(ones, k, mode="same")
-    out = np.apply_along_axis(lambda v: np.convolve(v, k, mode="same"), -1, x) / norm
-    return np.moveaxis(out, -1, axis)
+    smooth = correlate1d(x, k, axis=axis, mode="constant", cval=0.0)
+    norm = correlate1d(np.ones(x.shape[axis]), k, mode="constant", cval=0.0)
+    shape = [1] * x.ndim
+    shape[axis] = -1
+    return smooth / norm.reshape(shape)
 
 
 def load_nwb(path, *, align_to: str = "start_time", before: float = 0.0, after: float | None = None,

@@ -21,14 +21,14 @@ from .recording import Recording
 
 
 def _smooth_factors(K: int, R: int, g: torch.Generator) -> Tensor:
-    """c [K, R]: offsets in [1.5, 2.5] plus slow sinusoids and a smoothed step (learning)."""
+    """c [K, R]: offsets in [1, 2] plus slow sinusoids and a smoothed step (learning)."""
     k = torch.arange(K, dtype=torch.float64)[:, None]
-    base = 1.5 + torch.rand(1, R, generator=g, dtype=torch.float64)
+    base = 1.0 + torch.rand(1, R, generator=g, dtype=torch.float64)
     phase = 2 * math.pi * torch.rand(1, R, generator=g, dtype=torch.float64)
     freq = 0.5 + 1.5 * torch.rand(1, R, generator=g, dtype=torch.float64)
-    wave = 0.4 * torch.sin(2 * math.pi * freq * k / K + phase)
+    wave = 0.6 * torch.sin(2 * math.pi * freq * k / K + phase)
     onset = K * (0.3 + 0.4 * torch.rand(1, R, generator=g, dtype=torch.float64))
-    step = 0.5 * torch.tanh((k - onset) / (0.05 * K)) * torch.sign(torch.randn(1, R, generator=g))
+    step = 0.8 * torch.tanh((k - onset) / (0.05 * K)) * torch.sign(torch.randn(1, R, generator=g))
     return base + wave + step
 
 
