@@ -61,7 +61,8 @@ def test_fast_adjoint_gradients_equal_autograd_reference():
         eta, states, drive = lm.predict_eta(q, cfg, c, cond, 6, fast=fast)
         ((eta * w).sum() + states.pow(2).mean() + drive.pow(2).mean()).backward()
         grads.append({k: v.grad for k, v in q.items() if v.grad is not None})
-    assert grads[0].keys() == grads[1].keys() and {"A", "B", "Z", "mu", "s0", "v"} <= grads[0].keys()
+    assert grads[0].keys() == grads[1].keys()
+    assert {"A", "B", "Z", "mu", "s0", "v"} <= grads[0].keys()
     for k in grads[1]:
         torch.testing.assert_close(grads[0][k], grads[1][k], rtol=1e-10, atol=1e-12)
 
