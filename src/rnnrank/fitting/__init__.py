@@ -5,6 +5,7 @@
     cv  = cross_validate(rec, ranks=[1, 2, 3, 4, 5])
 """
 
+from . import likelihoods as likelihoods
 from .crossval import CVResult as CVResult
 from .crossval import cross_validate as cross_validate
 from .fit import Fit as Fit

@@ -36,7 +36,7 @@ from .recording import Recording
 class FitOptions:
     """Optimisation settings of ``fit_ltr`` (defaults in the module docstring's spirit)."""
 
-    lr: float = 0.02
+    lr: float = 0.05
     max_iter: int = 1500
     activity_reg: float = 0.01
     val_fraction: float = 0.1
