@@ -1,8 +1,10 @@
-"""Paper reproductions, one module each: ``schuessler2020`` (Pellegrino 2023, Liu 2024 to come).
+"""Paper reproductions, one module each: ``schuessler2020``, ``pellegrino2023`` (Liu 2024 to come).
 
 ``REPRODUCTIONS`` maps the name used by ``rnnrank reproduce NAME`` to its ``reproduce`` function.
 """
 
+from . import pellegrino2023 as pellegrino2023
 from . import schuessler2020 as schuessler2020
 
-REPRODUCTIONS = {"schuessler2020": schuessler2020.reproduce}
+REPRODUCTIONS = {"schuessler2020": schuessler2020.reproduce,
+                 "pellegrino2023": pellegrino2023.reproduce}
