@@ -19,6 +19,7 @@ rerun resumes after a kill. ``quick`` sizes run in minutes on 2 cores.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -31,7 +32,7 @@ from ..analysis import select_cp_rank
 from ..fitting import FitOptions, Recording, cross_validate, fit_ltr
 from ..learning import masked_mse
 from ..models import RateRNN
-from ..tasks import make
+from ..tasks import Batch, make
 
 
 @dataclass(frozen=True)
@@ -91,12 +92,11 @@ def learn_trial_by_trial(model: RateRNN, task, setup: Setup, path: Path) -> dict
     epochs = np.repeat([0, 1, 2], setup.trials)
     K = len(epochs)
     conds = torch.cat([torch.randperm(task.n_targets, generator=g) for _ in range(K // 8 + 1)])
-    base = task.sample(task.n_targets, generator=g)  # one trial per target, in order
-    order = torch.argsort(base.info["condition"])
+    base = one_per_target(task)
     out = {"W": [], "rates": [], "condition": [], "epoch": epochs, "error": []}
     for k in range(K):
         field = task.with_perturbation(curl=setup.curl if epochs[k] == 1 else 0.0)
-        i = order[conds[k]]
+        i = int(conds[k])
         inputs, targets, mask = (x[:, i:i + 1] for x in (base.inputs, base.targets, base.mask))
         out["W"].append(model.W.detach().clone())
         outputs, states = model.run(inputs)
@@ -114,14 +114,23 @@ def learn_trial_by_trial(model: RateRNN, task, setup: Setup, path: Path) -> dict
     return arrays
 
 
+def one_per_target(task) -> Batch:
+    """A batch whose trial j reaches to target j (j = 0 … n_targets − 1); reach trials are
+    deterministic given the target."""
+    trials = [dataclasses.replace(task, conditions=(j,)).sample(1)
+              for j in range(task.n_targets)]
+    return Batch(*(torch.cat([getattr(b, f) for b in trials], 1)
+                   for f in ("inputs", "targets", "mask")),
+                 {"condition": torch.arange(task.n_targets)})
+
+
 def hand_paths(model: RateRNN, task, W: np.ndarray, curl: float) -> np.ndarray:
     """Hand positions [T, 8, 2] of the network with weights W on all 8 targets in a field."""
-    batch = task.sample(task.n_targets, generator=torch.Generator().manual_seed(0))
-    order = torch.argsort(batch.info["condition"])
+    batch = one_per_target(task)
     with torch.no_grad():
         saved = model.W.detach().clone()
         model.W.copy_(torch.as_tensor(W))
-        outputs, _ = model.run(batch.inputs[:, order], grad=False)
+        outputs, _ = model.run(batch.inputs, grad=False)
         model.W.copy_(saved)
     return task.with_perturbation(curl=curl).effector(outputs[:, 0]).numpy()
 
