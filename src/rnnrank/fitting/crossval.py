@@ -22,6 +22,7 @@ seed, the smallest rank within 1% of the best score.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -182,7 +183,7 @@ def cross_validate(rec: Recording, ranks: Sequence[int], *, scheme: str = "block
     if baselines:
         split = _split(rec, scheme, seeds[0], fraction)
         opts = fit_kw.pop("options", None) or FitOptions()
-        frozen = FitOptions(**{**opts.__dict__, "frozen": ("Z",)})
+        frozen = dataclasses.replace(opts, frozen=("Z",))
         out.baselines[f"trial-invariant RNN (R={max(ranks)})"] = _score(
             rec, scheme, split, loss, max(ranks), seeds[0], {**fit_kw, "options": frozen})[0]
         if scheme == "blocks" and loss == "mse":

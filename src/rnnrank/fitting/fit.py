@@ -121,7 +121,7 @@ class Fit:
                if getattr(self.recording, k) is not None}
         state = {"cfg": dataclasses.asdict(self.cfg), "gp": dataclasses.asdict(self.gp),
                  "loss": self.loss, "params": self.params, "recording": rec,
-                 "counts": self.recording.is_counts, "train_mask": self.train_mask,
+                 "train_mask": self.train_mask,
                  "val_loss": self.val_loss, "iterations": self.iterations, "seed": self.seed}
         tmp = path / "fit.pt.tmp"
         torch.save(state, tmp)
@@ -136,8 +136,6 @@ class Fit:
             path = path / "fit.pt"
         state = torch.load(path, weights_only=True)
         rec = state["recording"]
-        if state["counts"]:
-            rec["data"] = rec["data"].long()
         return cls(cfg=lm.ModelConfig(**state["cfg"]), loss=state["loss"],
                    gp=gp_.GPConfig(**state["gp"]), params=state["params"],
                    recording=Recording(**rec), train_mask=state["train_mask"],

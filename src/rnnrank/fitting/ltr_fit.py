@@ -17,6 +17,7 @@ by zeros before any arithmetic), so held-out data cannot influence the fit.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -200,7 +201,7 @@ def transform(fit: Fit, rec: Recording, *, seed: int = 0, options: FitOptions | 
         raise ValueError("new recording has conditions the fit never saw")
     frozen = ("A", "B", "v", "D_raw", "d", "log_shape")
     opts = options or FitOptions()
-    opts = FitOptions(**{**opts.__dict__, "frozen": frozen})
+    opts = dataclasses.replace(opts, frozen=frozen)
     observed = rec.observed()
     train = observed if train_mask is None else train_mask & observed
     L = gp_.cholesky_factor(rec.trial_id, fit.gp, rec.epoch)

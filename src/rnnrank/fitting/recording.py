@@ -68,8 +68,9 @@ class Recording:
                              f"T={T}, n={n}")
         set_ = object.__setattr__
         set_(self, "_counts", counts)
-        data = data.to(torch.float64) if counts or data.dtype == torch.float64 else \
-            data.to(torch.float32)
+        # counts stay int64 (so subsets and saved files stay counts); rates float32/64
+        data = data.to(torch.int64) if counts else (
+            data if data.dtype == torch.float64 else data.to(torch.float32))
         mask = None if self.mask is None else _tensor(self.mask, "mask", torch.bool)
         if mask is not None and tuple(mask.shape) != (T, K, n):
             raise ValueError(f"Recording.mask: expected shape {(T, K, n)} like data, got "
@@ -155,6 +156,4 @@ class Recording:
     def save(self, path) -> None:
         """Write an ``.npz`` with the keys of the module docstring (``load_recording`` reads it)."""
         arrays = {k: getattr(self, k).numpy() for k in FIELDS if getattr(self, k) is not None}
-        if self.is_counts:
-            arrays["data"] = arrays["data"].astype(np.int64)
         np.savez(path, **arrays)
