@@ -105,8 +105,7 @@ def main() -> None:
                    "speedup_fast_vs_dense_wall": round(times["dense"][0] / times["fast"][0], 1),
                    "speedup_fast_vs_dense_cpu": round(times["dense"][1] / times["fast"][1], 1),
                    "speedup_reference_vs_dense_cpu":
-                       round(times["dense"][1] / times["reference"][1],
-                                                          1)}
+                       round(times["dense"][1] / times["reference"][1], 1)}
         print(json.dumps(result, indent=2))
     if args.quick:
         return
