@@ -77,13 +77,14 @@ def record_network(weights: Tensor, inputs: Tensor, *, U: Tensor, b: Tensor | No
     K, N, _ = weights.shape
     dtype = weights.dtype
 
-    def per_trial(v, size, default):
+    def per_trial(v: Tensor | None, size: tuple[int, ...]) -> Tensor:
+        """[K, *size]: zeros when None, broadcast over trials when given once."""
         v = torch.zeros(size, dtype=dtype) if v is None else v.to(dtype)
-        return v.expand(K, *v.shape[-len(size):]) if v.dim() == len(size) else v
+        return v.expand(K, *size) if v.dim() == len(size) else v
 
-    params = rd.RateParams(W=weights, U=per_trial(U, U.shape[-2:], None),
-                           V=torch.zeros(K, 1, N, dtype=dtype), b=per_trial(b, (N,), None),
-                           x0=per_trial(x0, (N,), None))
+    params = rd.RateParams(W=weights, U=per_trial(U, tuple(U.shape[-2:])),
+                           V=torch.zeros(K, 1, N, dtype=dtype), b=per_trial(b, (N,)),
+                           x0=per_trial(x0, (N,)))
     phi = get_nonlinearity(nonlinearity)
     _, rates = rd.unroll_states(params, inputs.to(dtype)[:, :, None, :], alpha=alpha, phi=phi)
     r = rates[1:, :, 0]  # [T, K, N]
