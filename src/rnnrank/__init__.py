@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 
 from . import analysis as analysis
 from . import dynamics as dynamics
+from . import fitting as fitting
 from . import learning as learning
 from . import models as models
 from . import report as report

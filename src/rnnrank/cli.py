@@ -215,6 +215,74 @@ def analyze(
     _emit(summary if len(summary) > 1 else next(iter(summary.values())), as_json)
 
 
+# --- fit (low-tensor-rank RNN fits of recordings; Pellegrino et al. 2023) ---------------------
+@app.command(epilog="Example: rnnrank fit session.npz --cv --ranks 1-8 --out fits/cv")
+def fit(
+    recording: Annotated[Path, typer.Argument(help="A recording: .npz, .h5/.hdf5 or .nwb.")],
+    rank: Annotated[int, typer.Option(help="Rank R of the fit (without --cv).")] = 3,
+    cv: Annotated[bool, typer.Option("--cv", help="Cross-validate the rank over --ranks.")]
+    = False,
+    ranks: Annotated[str, typer.Option(help="Ranks for --cv: 1-8, 1..8 or 1,2,4.")] = "1-5",
+    scheme: Annotated[str, typer.Option(help="CV scheme: blocks, trials or neurons.")]
+    = "blocks",
+    seeds: Annotated[int, typer.Option(help="Seeds (fits per rank; CV splits).")] = 1,
+    n_rec: Annotated[int, typer.Option(help="Neurons N of the fitted network.")] = 100,
+    loss: Annotated[str, typer.Option(help="mse (rates), poisson (counts) or gamma.")] = "mse",
+    alpha: Annotated[float, typer.Option(help="dt/τ of the fitted dynamics per bin.")] = 0.2,
+    max_iter: Annotated[int, typer.Option(help="Adam iterations at most per fit.")] = 1500,
+    out: Annotated[Path, typer.Option(help="Output directory.")] = Path("fits/fit"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+) -> None:
+    """Fit a low-tensor-rank RNN W(k) = Σ_r c_r(k) a_r b_rᵀ to a recording (or CV its rank)."""
+    import rnnrank as rr
+
+    if rank < 1:
+        raise BadInput(f"--rank must be ≥ 1, got {rank}")
+    if seeds < 1:
+        raise BadInput(f"--seeds must be ≥ 1, got {seeds}")
+    rec = rr.fitting.load_recording(recording)
+    opts = rr.fitting.FitOptions(max_iter=max_iter)
+    kw = dict(n_rec=n_rec, loss=loss, alpha=alpha, options=opts)
+    t0 = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    if not cv:
+        result = rr.fitting.fit_ltr(rec, rank, n_seeds=seeds, **kw)
+        result.save(out)
+        summary = {"recording": str(recording), "shape": list(rec.shape), "rank": rank,
+                   "train_error": result.train_error, "iterations": result.iterations,
+                   "fit": str(out / "fit.pt")}
+    else:
+        rank_list = _parse_ranks(ranks)
+        result = _cross_validate_with_progress(rr, rec, rank_list, scheme, seeds, kw,
+                                               show=not as_json)
+        fig = result.plot().figure
+        fig.tight_layout()
+        fig.savefig(out / "cv.png", dpi=120)
+        summary = {"recording": str(recording), "scheme": scheme,
+                   "scores": {str(r): v for r, v in result.scores.items()},
+                   "baselines": result.baselines, "best_rank": result.best_rank,
+                   "figure": str(out / "cv.png")}
+        (out / "cv.json").write_text(json.dumps(summary, indent=2))
+    summary["seconds"] = round(time.perf_counter() - t0, 2)
+    _emit(summary, as_json)
+
+
+def _cross_validate_with_progress(rr, rec, ranks, scheme, seeds, kw, *, show: bool):
+    """cross_validate with a rich progress bar per rank and seed."""
+    if not show:
+        return rr.fitting.cross_validate(rec, ranks, scheme=scheme, seeds=range(seeds), **kw)
+    from rich.progress import Progress
+
+    with Progress(transient=False) as bar:
+        task = bar.add_task("fits (rank × seed)", total=len(ranks) * seeds)
+
+        def advance(r, s, score):
+            bar.update(task, advance=1, description=f"rank {r} seed {s}: test {score:.3f}")
+
+        return rr.fitting.cross_validate(rec, ranks, scheme=scheme, seeds=range(seeds),
+                                         progress=advance, **kw)
+
+
 def _parse_ranks(text: str) -> list[int]:
     """'1-10', '1..10' or '1,2,4' → a list of positive ranks."""
     try:

@@ -1,0 +1,219 @@
+"""Fit a low-tensor-rank RNN to a recording: ``fit_ltr(rec, rank, ...) -> Fit``.
+
+Method of Pellegrino, Cayco-Gajic & Chadwick (2023, NeurIPS): the network of ``ltr_model``
+(J(k) = Σ_r c_r(k) â_r b̂_rᵀ with GP-smooth trial factors, condition-specific initial states and
+preparatory inputs, semi-orthogonal readout) is fitted by Adam on all trials at once,
+minimising the loss of ``likelihoods`` over the training entries plus an activity regulariser
+
+    L = mean_train ℓ(y, η) / s + λ_act (mean x² + mean (U v)²)
+
+(s = the training data's variance for MSE, so that the loss is a normalised MSE; 1 otherwise).
+Early stopping: a validation split of the training entries (held-out blocks, ``masks``) is
+evaluated every ``eval_every`` iterations; the best parameters are kept and the fit stops after
+``patience`` iterations without improvement. Several seeds may be fitted; the best on
+validation is kept. Entries outside the training mask never enter the loss (they are replaced
+by zeros before any arithmetic), so held-out data cannot influence the fit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from . import gp as gp_
+from . import likelihoods as lik
+from . import ltr_model as lm
+from .fit import Fit
+from .masks import block_masks
+from .recording import Recording
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """Optimisation settings of ``fit_ltr`` (defaults in the module docstring's spirit)."""
+
+    lr: float = 0.05
+    max_iter: int = 1500
+    activity_reg: float = 0.01
+    val_fraction: float = 0.1
+    eval_every: int = 10
+    patience: int = 150
+    frozen: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if self.lr <= 0 or self.max_iter < 1 or self.eval_every < 1 or self.patience < 1:
+            raise ValueError("need lr > 0, max_iter ≥ 1, eval_every ≥ 1, patience ≥ 1")
+        if not 0 <= self.val_fraction < 1:
+            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+
+
+def _objective(p, cfg, L, rec_y, cond, mask, loss, scale, act_reg, n_bins):
+    c, _, _ = lm.factors(p, L)
+    eta, states, drive = lm.predict_eta(p, cfg, c, cond, n_bins)
+    per = lik.per_entry(eta, rec_y, loss, p["log_shape"] if loss == "gamma" else None)
+    per = torch.where(mask, per, torch.zeros((), dtype=per.dtype))
+    data_term = per.sum() / mask.sum().clamp_min(1) / scale
+    reg = states.pow(2).mean()
+    if drive.numel():
+        reg = reg + drive.pow(2).mean()
+    return data_term, data_term + act_reg * reg
+
+
+def optimise(p0: dict[str, Tensor], cfg: lm.ModelConfig, L: Tensor, rec: Recording,
+             train: Tensor, val: Tensor | None, loss: str, opts: FitOptions,
+             progress: Callable[[int, float], None] | None = None) -> tuple[dict, float, int]:
+    """Adam on the raw parameters; returns (best parameters, best validation loss, iterations)."""
+    dtype = p0["A"].dtype
+    y = torch.where(train | (val if val is not None else train), rec.data,
+                    torch.zeros((), dtype=rec.data.dtype)).to(dtype)
+    if loss == "mse":
+        w = train.to(torch.float64)
+        m = (rec.data.double() * w).sum() / w.sum()
+        yt = torch.where(train, rec.data.double(), m)
+        scale = float(((yt - m) ** 2).sum() / w.sum()) or 1.0
+    else:
+        scale = 1.0
+    params = {k: v.clone().requires_grad_(k not in opts.frozen) for k, v in p0.items()}
+    free = [v for k, v in params.items() if k not in opts.frozen]
+    optimiser = torch.optim.Adam(free, lr=opts.lr)
+    T = rec.shape[0]
+    cond = rec.condition
+    best, best_val, since, it = None, math.inf, 0, 0
+    for it in range(1, opts.max_iter + 1):
+        optimiser.zero_grad(set_to_none=True)
+        _, total = _objective(params, cfg, L, y, cond, train, loss, scale, opts.activity_reg, T)
+        total.backward()
+        optimiser.step()
+        if it % opts.eval_every == 0 or it == opts.max_iter:
+            with torch.no_grad():
+                target = val if val is not None else train
+                score, _ = _objective(params, cfg, L, y, cond, target, loss, scale, 0.0, T)
+            score = float(score)
+            if progress is not None:
+                progress(it, score)
+            if not math.isfinite(score):
+                break
+            if score < best_val:
+                best_val, since = score, 0
+                best = {k: v.detach().clone() for k, v in params.items()}
+            else:
+                since += opts.eval_every
+                if since >= opts.patience:
+                    break
+    if best is None:
+        raise FloatingPointError("the fit diverged (non-finite loss) before its first evaluation;"
+                                 " lower lr or z-score the data")
+    return best, best_val, it
+
+
+def fit_ltr(rec: Recording, rank: int, *, n_rec: int = 100, loss: str = "mse", seed: int = 0,
+            n_seeds: int = 1, alpha: float = 0.2, n_prep: int = 5, inputs: str = "span",
+            readout: str = "orthogonal", nonlinearity: str = "tanh",
+            gp: gp_.GPConfig | None = None, train_mask: Tensor | None = None,
+            options: FitOptions | None = None, dtype: torch.dtype = torch.float32,
+            progress: Callable[[int, float], None] | None = None) -> Fit:
+    """Fit W(k) = Σ_r c_r(k) a_r b_rᵀ to a recording (see module docstring).
+
+    Args:
+        rec: the recording, data [T, K, n].
+        rank: R ≥ 1, number of tensor components.
+        n_rec: N, neurons of the fitted network (≥ rank).
+        loss: ``"mse"`` (z-scored rates), ``"poisson"`` (counts) or ``"gamma"`` (positive rates).
+        seed, n_seeds: seeds ``seed … seed + n_seeds − 1`` are fitted; the best on validation
+            is kept.
+        alpha: dt/τ of the fitted dynamics per recorded bin.
+        n_prep: steps of preparatory period before the first bin (inputs act there and at
+            times < 0).
+        inputs: ``"span"`` (inputs in span{a_r}, the paper's) or ``"free"``.
+        readout: ``"orthogonal"`` (semi-orthogonal D, the paper's) or ``"free"``.
+        gp: the trial factors' kernel (``GPConfig``; ℓ = 15 trials by default).
+        train_mask: bool [T, K, n], entries the fit may see (default: all observed).
+        options: ``FitOptions`` (lr, max_iter, activity_reg, early stopping).
+        dtype: float32 (fast) or float64.
+        progress: called as progress(iteration, validation loss) at each evaluation.
+
+    Returns:
+        a ``Fit`` with factors, weights(k), predict(), train_error and test_error (normalised
+        deviance on the entries outside ``train_mask``; NaN when there are none).
+    """
+    if not isinstance(rec, Recording):
+        raise TypeError(f"rec must be a Recording, got {type(rec).__name__}")
+    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+        raise ValueError(f"rank must be an integer ≥ 1, got {rank!r}")
+    lik.check_loss(loss, rec.data[rec.observed()])
+    cfg = lm.ModelConfig(rank=rank, n_rec=int(n_rec), alpha=alpha, n_prep=n_prep,
+                         inputs=inputs, readout=readout, nonlinearity=nonlinearity)
+    gp = gp or gp_.GPConfig()
+    opts = options or FitOptions()
+    observed = rec.observed()
+    train = observed if train_mask is None else (train_mask.to(torch.bool) & observed)
+    if tuple(train.shape) != rec.shape:
+        raise ValueError(f"train_mask: expected shape {rec.shape}, got {tuple(train.shape)}")
+    if not bool(train.any()):
+        raise ValueError("train_mask selects no observed entry")
+    L = gp_.cholesky_factor(rec.trial_id, gp, rec.epoch)
+    best = None
+    for s in range(seed, seed + n_seeds):
+        if opts.val_fraction > 0:
+            fit_mask, val = block_masks(rec.shape, fraction=opts.val_fraction, seed=10_000 + s,
+                                        within=train)
+            if not bool(val.any()):
+                fit_mask, val = train, None
+        else:
+            fit_mask, val = train, None
+        p0 = lm.init_params(cfg, n_trials=rec.shape[1], n_out=rec.shape[2],
+                            n_cond=rec.n_conditions,
+                            n_steps_in=lm.n_input_steps(cfg, rec.times), seed=s, dtype=dtype)
+        if loss != "mse":
+            p0["d"] = _inverse_softplus(_neuron_means(rec.data, fit_mask)).to(dtype)
+        params, score, iters = optimise(p0, cfg, L, rec, fit_mask, val, loss, opts, progress)
+        if best is None or score < best[1]:
+            best = (params, score, iters, s)
+    params, score, iters, s = best
+    return Fit(cfg=cfg, loss=loss, gp=gp, params=params, recording=rec, train_mask=train,
+               val_loss=score, iterations=iters, seed=s)
+
+
+def _neuron_means(data: Tensor, mask: Tensor) -> Tensor:
+    w = mask.to(torch.float64)
+    return (data.double() * w).sum(dim=(0, 1)) / w.sum(dim=(0, 1)).clamp_min(1.0)
+
+
+def _inverse_softplus(m: Tensor) -> Tensor:
+    m = m.clamp_min(1e-3)
+    return m + torch.log(-torch.expm1(-m))
+
+
+def transform(fit: Fit, rec: Recording, *, seed: int = 0, options: FitOptions | None = None,
+              train_mask: Tensor | None = None) -> Fit:
+    """Re-fit the trial factors (Z, μ) and initial states of new trials with a, b, D, d and the
+    inputs frozen (the recording must have the same neurons and conditions)."""
+    if rec.shape[0] != fit.recording.shape[0] or rec.shape[2] != fit.recording.shape[2]:
+        raise ValueError(f"new recording must have the same T and n as the fitted one "
+                         f"({fit.recording.shape[0]}, {fit.recording.shape[2]}), got "
+                         f"({rec.shape[0]}, {rec.shape[2]})")
+    if rec.n_conditions > fit.params["s0"].shape[0]:
+        raise ValueError("new recording has conditions the fit never saw")
+    frozen = ("A", "B", "v", "D_raw", "d", "log_shape")
+    opts = options or FitOptions()
+    opts = dataclasses.replace(opts, frozen=frozen)
+    observed = rec.observed()
+    train = observed if train_mask is None else train_mask & observed
+    L = gp_.cholesky_factor(rec.trial_id, fit.gp, rec.epoch)
+    p0 = {k: v.clone() for k, v in fit.params.items()}
+    p0["Z"] = torch.zeros(rec.shape[1], fit.cfg.rank, dtype=p0["A"].dtype)
+    fit_mask, val = (block_masks(rec.shape, fraction=opts.val_fraction, seed=seed, within=train)
+                     if opts.val_fraction > 0 else (train, None))
+    params, score, iters = optimise(p0, fit.cfg, L, rec, fit_mask, val, fit.loss, opts)
+    return Fit(cfg=fit.cfg, loss=fit.loss, gp=fit.gp, params=params, recording=rec,
+               train_mask=train, val_loss=score, iterations=iters, seed=seed)
+
+
+def fit_many(rec: Recording, ranks: Sequence[int], **kw) -> dict[int, Fit]:
+    """``fit_ltr`` at several ranks (same options)."""
+    return {r: fit_ltr(rec, r, **kw) for r in ranks}
