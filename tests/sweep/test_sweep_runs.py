@@ -11,7 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
-import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -245,23 +245,20 @@ def test_analyze_sweep_over_the_runs_of_a_train_sweep(tmp_path):
     assert set(table["run"]) == set(train["path"])
 
 
-def test_fit_sweep_calls_fit_ltr_with_each_runs_options(tmp_path, monkeypatch):
-    """The plumbing of fit: sweeps, against a stand-in rnnrank.fitting that records its calls
-    (the real fit_ltr is tested where it lives)."""
-    calls = []
+def test_fit_sweep_runs_real_fits_whose_saved_fits_reproduce_the_table(tmp_path):
+    """fit: sweeps over ranks on a planted rank-1 teacher: each run directory holds a fit whose
+    own errors, recomputed from the saved fit, are the table's (the truth: Fit.load + error)."""
+    from rnnrank.fitting import Fit
+    from rnnrank.fitting.synthetic import ltr_teacher
 
-    class FakeFit:
-        def __init__(self, rank):
-            self.relative_error = 1.0 / rank
-
-    fake = types.ModuleType("rnnrank.fitting")
-    fake.load_recording = lambda path: {"path": path}
-    fake.fit_ltr = lambda rec, **kw: calls.append((rec, kw)) or FakeFit(kw["rank"])
-    monkeypatch.setitem(sys.modules, "rnnrank.fitting", fake)
-    monkeypatch.setattr(rr, "fitting", fake, raising=False)
-    spec = {"fit": {"recording": "data.npz", "seed": 0}, "grid": {"rank": [1, 2, 4]}}
+    rec, _ = ltr_teacher(T=6, K=8, n=4, N=6, rank=1, noise=0.02, seed=0, dtype=torch.float32)
+    rec.save(tmp_path / "rec.npz")
+    spec = {"fit": {"recording": str(tmp_path / "rec.npz"), "n_rec": 6, "seed": 0,
+                    "options": {"max_iter": 5, "eval_every": 5}},
+            "grid": {"rank": [1, 2]}}
     table = run_sweep(spec, tmp_path / "f", workers=1)
-    assert list(table["status"]) == ["completed"] * 3
-    assert [kw["rank"] for _, kw in calls] == [1, 2, 4]
-    assert all(rec == {"path": "data.npz"} and kw["seed"] == 0 for rec, kw in calls)
-    np.testing.assert_allclose(table["relative_error"], [1.0, 0.5, 0.25])
+    assert list(table["status"]) == ["completed"] * 2
+    for _, row in table.iterrows():
+        fit = Fit.load(Path(row["path"]) / "fit")
+        assert fit.factors[0].shape == (8, int(row["rank"]))
+        assert row["train_error"] == pytest.approx(fit.train_error, rel=1e-6)

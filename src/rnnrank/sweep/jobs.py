@@ -96,21 +96,17 @@ def _analyze(options: dict, path: Path) -> dict:
 
 
 def _fit(options: dict, path: Path) -> dict:
-    """An ltrRNN fit through ``rnnrank.fitting.fit_ltr`` (looked up only when a sweep fits)."""
-    try:
-        from ..fitting import fit_ltr, load_recording
-    except ImportError as exc:
-        raise RuntimeError("fit: sweeps need rnnrank.fitting.fit_ltr, which this installation "
-                           f"lacks ({exc})") from exc
+    """An ltrRNN fit (``rnnrank.fitting.fit_ltr``): saved in the run directory, errors summarised.
+
+    ``options`` are ``fit_ltr``'s keywords plus ``recording`` (a path); ``options:`` (a mapping)
+    becomes its ``FitOptions`` (lr, max_iter, patience, ...).
+    """
+    from ..fitting import FitOptions, fit_ltr, load_recording
+
     kw = {k: v for k, v in options.items() if k != "recording"}
+    if isinstance(kw.get("options"), dict):
+        kw["options"] = FitOptions(**kw["options"])
     fit = fit_ltr(load_recording(options["recording"]), **kw)
-    if hasattr(fit, "save"):
-        fit.save(path / "fit")
-    summary = {"recording": str(options["recording"])}
-    for key in ("loss", "score", "r2", "train_loss", "test_loss", "relative_error"):
-        value = getattr(fit, key, None)
-        try:
-            summary[key] = float(value)
-        except (TypeError, ValueError):
-            continue
-    return summary
+    fit.save(path / "fit")
+    return {"recording": str(options["recording"]), "train_error": float(fit.train_error),
+            "test_error": float(fit.test_error)}
