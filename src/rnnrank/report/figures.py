@@ -90,6 +90,7 @@ def truncation_curve(result, score_name: str = "score", threshold: float = 0.05)
         if fr is not None:
             ax.axvline(fr, color="C3", lw=0.8, alpha=0.6)
         ax.set_xlabel("truncation rank R of ΔW")
+        ax.xaxis.get_major_locator().set_params(integer=True)
     ax_l.set(ylabel="test loss (masked MSE)",
              title="loss vs rank" + (f" (functional rank {fr})" if fr is not None else ""))
     ax_s.set(ylabel=score_name, title=f"{score_name} vs rank")
@@ -107,6 +108,7 @@ def delta_spectrum(traj: Trajectory, n_show: int = 20, member: int | None = None
     ax.bar(k, s_delta[: len(k)], color="C3", label="ΔW = W(K) − W(0)")
     ax.plot(k, s_w0[: len(k)], "o", color="0.6", ms=3, label="W(0)")
     ax.set(xlabel="index", ylabel="singular value", yscale="log", title="spectrum of ΔW")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend(frameon=False, fontsize=8)
     return fig
 
