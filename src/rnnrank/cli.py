@@ -122,9 +122,14 @@ def quickstart(
     model = rr.RateRNN(task.n_in, 128, task.n_out, gain=0.9, seed=0, dt=0.2)
     summary = _train_and_summarise(model, task, out=out, as_json=as_json, steps=steps, lr=1e-3,
                                    batch_size=32, record_every=10, seed=0)
+    t0 = time.perf_counter()
     report = write_report(out)
     summary.update({k: v for k, v in run_summary(out).items()
                     if k in ("delta_norm", "w0_norm", "participation_ratio", "rank_for_90pct")})
+    numbers = json.loads((report / "report.json").read_text())["sections"]
+    summary["functional_rank"] = numbers["truncation"]["functional_rank"]
+    summary["cp_rank"] = numbers["cp"]["chosen_rank"]
+    summary["report_seconds"] = round(time.perf_counter() - t0, 2)
     summary["report"] = str(report / "index.html")
     _emit(summary, as_json)
 
@@ -134,15 +139,18 @@ def report(
     run: Annotated[Path, typer.Argument(help="A run directory written by rnnrank train.")],
     out: Annotated[Path | None, typer.Option(help="Report directory (default RUN/report).")]
     = None,
+    member: Annotated[int | None, typer.Option(help="Ensemble member shown (default 0).")]
+    = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
-    """Write the figures and the Markdown/HTML page of a run."""
+    """Write the figures and the Markdown/HTML page of a run: learning curves, the network doing
+    the task, performance vs rank of ΔW, its spectrum and the CP factors of ΔW(k)."""
     from rnnrank.report import run_summary, write_report
 
     if not (run / "config.yaml").exists():
         raise BadInput(f"{run} is not a run directory (no config.yaml); pass the --out of a "
                        "finished or running 'rnnrank train'")
-    path = write_report(run, out)
+    path = write_report(run, out, member=member)
     _emit({**run_summary(run), "report": str(path / "index.html")}, as_json)
 
 

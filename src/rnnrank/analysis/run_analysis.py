@@ -5,16 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from ..store.atomic import read_yaml, write_text_atomic  # noqa: E402
-from ..store.trajectory import load_trajectory  # noqa: E402
-from .matrix_rank import ranks_over_training, spectra_over_training  # noqa: E402
-from .truncation import performance_vs_rank  # noqa: E402
+from ..store.atomic import read_yaml, write_text_atomic
+from ..store.trajectory import load_trajectory
+from .matrix_rank import ranks_over_training, spectra_over_training
+from .truncation import performance_vs_rank
 
 RANKS = (0, 1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50)
 
@@ -63,7 +59,9 @@ def matrix_rank_report(run: str | Path, *, member: int | None = None,
     }
     out = run / "analysis"
     out.mkdir(exist_ok=True)
-    fig, ax = plt.subplots(1, 3, figsize=(12, 3.2), constrained_layout=True)
+    from ..report._mpl import new_figure
+
+    fig, ax = new_figure((12, 3.2), 1, 3)
     ax[0].semilogy(np.arange(1, min(30, len(s)) + 1), s[:30], "o-")
     ax[0].set(title="singular values of ΔW", xlabel="index")
     ax[1].semilogy(ranks[:-1], trunc.loss[:-1], "o-")
@@ -76,6 +74,5 @@ def matrix_rank_report(run: str | Path, *, member: int | None = None,
     ax[2].set(title="effective rank of ΔW(k)", xlabel="update")
     ax[2].legend(fontsize=7, frameon=False)
     fig.savefig(out / "matrix_rank.png", dpi=110)
-    plt.close(fig)
     write_text_atomic(out / "matrix_rank.json", json.dumps(summary, indent=1))
     return summary

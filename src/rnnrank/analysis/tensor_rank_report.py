@@ -12,37 +12,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from ..store.atomic import read_yaml, write_text_atomic  # noqa: E402
-from ..store.trajectory import load_trajectory  # noqa: E402
-from . import rank_bounds  # noqa: E402
-from .rank_selection import select_cp_rank  # noqa: E402
-
-
-def factor_figure(decomposition, steps: np.ndarray):
-    """Time courses c_r(k) (weighted) and the sorted post/pre loadings of each component."""
-    C, A, B = (f.detach().double().cpu().numpy() for f in decomposition.factors)
-    lam = decomposition.weights.detach().double().cpu().numpy()
-    R = C.shape[1]
-    fig, axes = plt.subplots(R, 3, figsize=(10, 1.7 * R + 0.6), squeeze=False,
-                             constrained_layout=True)
-    for r in range(R):
-        axes[r, 0].plot(steps, lam[r] * C[:, r], color=f"C{r}")
-        axes[r, 0].set_ylabel(f"component {r + 1}", fontsize=8)
-        axes[r, 1].bar(np.arange(len(A)), np.sort(A[:, r])[::-1], color=f"C{r}", width=1.0)
-        axes[r, 2].bar(np.arange(len(B)), np.sort(B[:, r])[::-1], color=f"C{r}", width=1.0)
-    axes[0, 0].set_title("λ_r c_r(k) over learning")
-    axes[0, 1].set_title("post loadings a_r (sorted)")
-    axes[0, 2].set_title("pre loadings b_r (sorted)")
-    axes[-1, 0].set_xlabel("update")
-    axes[-1, 1].set_xlabel("neuron")
-    axes[-1, 2].set_xlabel("neuron")
-    return fig
+from ..store.atomic import read_yaml, write_text_atomic
+from ..store.trajectory import load_trajectory
+from . import rank_bounds
+from .rank_selection import select_cp_rank
 
 
 def applicable_bounds(config: dict, weights: np.ndarray) -> list[dict]:
@@ -87,9 +62,9 @@ def tensor_rank_report(run: str | Path, *, ranks=range(1, 11), member: int | Non
     out = run / "analysis"
     out.mkdir(exist_ok=True)
     selection.plot().savefig(out / "tensor_rank.png", dpi=110)
-    fig = factor_figure(best, steps)
-    fig.savefig(out / "tensor_rank_factors.png", dpi=110)
-    plt.close(fig)
+    from ..report.figures import cp_factors
+
+    cp_factors(best, steps).savefig(out / "tensor_rank_factors.png", dpi=110)
     summary = {
         "run": str(run), "member": member, "centered": center,
         "tensor_shape": list(tensor.shape), "ranks": selection.ranks.tolist(),

@@ -86,13 +86,37 @@ def fresh_batch(task, batch_size: int = 512, *, seed: int = 0):
     return task.sample(batch_size, generator=gen).to(dtype=torch.float64)
 
 
-def evaluate_networks(model, task, W, U, V, b, x0, batch, *, seed: int = 0):
-    """Loss (masked MSE) and task score of E networks sharing the model's dynamics.
+def network_outputs(model, W, U, V, b, x0, batch, *, seed: int = 0) -> torch.Tensor:
+    """Outputs y = V r of E networks sharing the model's dynamics on one batch.
+
+    The targets describe ``task.effector(y)`` (the identity except for ``reach``).
 
     Args:
         model: supplies α = dt/τ, φ and the noise σ (its own parameters are not used).
         W: [E, N, N]; U [E, N, I]; V [E, O, N]; b, x0 [E, N] (NumPy float64).
-        batch: the test batch (shared by every network; private noise shared too).
+        batch: the test batch (shared by every network; private noise, drawn from
+            ``seed + 1``, shared too).
+
+    Returns:
+        outputs [T, E, B, O] (float64), step t the output after input u[t].
+    """
+    T, B, N = batch.n_steps, batch.batch_size, W.shape[-1]
+    noise_std = float(getattr(model.config, "noise", 0.0))
+    p = rd.RateParams(*(torch.tensor(np.array(a)) for a in (W, U, V, b, x0)))
+    noise = None
+    if noise_std > 0:
+        xi = torch.randn(T, 1, B, N, generator=torch.Generator().manual_seed(seed + 1),
+                         dtype=torch.float64)
+        noise = xi.expand(T, p.W.shape[0], B, N).contiguous()
+    _, rates = rd.unroll_states(p, batch.inputs, alpha=model.alpha, phi=model.phi,
+                                noise=noise, noise_std=noise_std)
+    return rd.readout(p, rates[1:])
+
+
+def evaluate_networks(model, task, W, U, V, b, x0, batch, *, seed: int = 0):
+    """Loss (masked MSE) and task score of E networks sharing the model's dynamics.
+
+    Args: as :func:`network_outputs` (networks are run in chunks that bound memory).
 
     Returns:
         (loss [E], score [E]) NumPy float64.
@@ -100,23 +124,12 @@ def evaluate_networks(model, task, W, U, V, b, x0, batch, *, seed: int = 0):
     E = W.shape[0]
     T, B, N = batch.n_steps, batch.batch_size, W.shape[-1]
     chunk = max(1, _MAX_ENTRIES // (2 * (T + 1) * B * N))
-    noise_std = float(getattr(model.config, "noise", 0.0))
-    xi = None
-    if noise_std > 0:
-        xi = torch.randn(T, 1, B, N, generator=torch.Generator().manual_seed(seed + 1),
-                         dtype=torch.float64)
     losses, scores = [], []
     for lo in range(0, E, chunk):
         sl = slice(lo, min(E, lo + chunk))
-        p = rd.RateParams(*(torch.tensor(np.array(a[sl])) for a in
-                            (W, U, V, b, x0)))
-        e = p.W.shape[0]
-        noise = None if xi is None else xi.expand(T, e, B, N).contiguous()
-        _, rates = rd.unroll_states(p, batch.inputs, alpha=model.alpha, phi=model.phi,
-                                    noise=noise, noise_std=noise_std)
-        out = rd.readout(p, rates[1:])
+        out = network_outputs(model, W[sl], U[sl], V[sl], b[sl], x0[sl], batch, seed=seed)
         losses.append(masked_mse(task.effector(out), batch.targets, batch.mask).numpy())
-        scores.append(np.asarray(task.score(out, batch), dtype=np.float64).reshape(e))
+        scores.append(np.asarray(task.score(out, batch), dtype=np.float64).reshape(-1))
     return np.concatenate(losses), np.concatenate(scores)
 
 

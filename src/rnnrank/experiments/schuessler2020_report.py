@@ -5,13 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from ..analysis import linear_theory as lt  # noqa: E402
+from ..analysis import linear_theory as lt
+from ..report._mpl import new_figure
 
 
 def _by_task_g(rows):
@@ -32,8 +29,7 @@ def _fmt(v, spec=".3g"):
 
 def _per_task(groups, tasks, draw, title: str, **labels):
     """One panel per task; ``draw(ax, rows)`` plots the rows of one g (label set here)."""
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.2), squeeze=False,
-                             constrained_layout=True)
+    fig, axes = new_figure((4 * len(tasks), 3.2), 1, len(tasks), squeeze=False)
     for ax, t in zip(axes[0], tasks, strict=True):
         for (task, g), rs in groups.items():
             if task == t:
@@ -50,7 +46,6 @@ def _figures(results, out: Path) -> list[str]:
 
     def save(fig, name):
         fig.savefig(out / name, dpi=110)
-        plt.close(fig)
         made.append(name)
 
     def spectra(ax, rs, label):
@@ -69,7 +64,7 @@ def _figures(results, out: Path) -> list[str]:
                    ylabel="loss(R) / L0")[0], "truncation.png")
 
     g_lin = np.linspace(0, 0.99, 100)
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2), constrained_layout=True)
+    fig, axes = new_figure((12, 3.2), 1, 3)
     for t in tasks:
         gs = sorted(g for (task, g) in groups if task == t)
         sh = [_mean(r["shuffle_ratio"] for r in groups[(t, g)]) for g in gs]

@@ -1,11 +1,20 @@
-"""Write a run's report: PNG figures plus a Markdown page and an HTML page that show them."""
+"""Write a run's report: PNG figures, ``index.md`` beside them, a self-contained ``index.html``
+(figures embedded as base64 data URIs, plain CSS, no script: it opens from disk without a
+server) and ``report.json`` with every number shown.
+
+The page tells the story of one run (Schuessler et al. 2020; Pellegrino et al. 2023): learning
+curves, the trained network doing its task, performance vs rank-R truncation of ΔW, the spectrum
+of ΔW and ‖ΔW(k)‖, and the CP factors of the ΔW(k) trajectory — each with a caption and its
+numbers.
+"""
 
 from __future__ import annotations
 
+import base64
 import html
+import json
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 from ..analysis.matrix_rank import participation_ratio, singular_values
@@ -13,7 +22,8 @@ from ..store.atomic import read_yaml, write_text_atomic
 from ..store.run_dir import RunDir
 from ..store.trajectory import load_trajectory
 from ..tasks.base import TASKS
-from . import figures
+from . import sections as sec
+from ._mpl import png_bytes
 
 
 def run_summary(run_path: str | Path) -> dict:
@@ -36,53 +46,134 @@ def run_summary(run_path: str | Path) -> dict:
     }
 
 
-def write_report(run_path: str | Path, out: str | Path | None = None) -> Path:
-    """Figures and ``index.md``/``index.html`` in ``out`` (default ``<run>/report``)."""
+def write_report(run_path: str | Path, out: str | Path | None = None, *,
+                 member: int | None = None, batch_size: int = 128, n_trials: int = 3,
+                 cp_ranks=range(1, 7), cp_restarts: int = 2, max_snapshots: int = 200,
+                 seed: int = 0) -> Path:
+    """Figures, ``index.md``, ``index.html`` and ``report.json`` in ``out`` (default
+    ``<run>/report``); returns ``out``.
+
+    Args:
+        member: ensemble member shown (default 0; single networks: None or 0).
+        batch_size: fresh test trials (drawn from ``seed``) for the task and truncation sections.
+        n_trials: test trials drawn in the task figure.
+        cp_ranks, cp_restarts: CP ranks tried and restarts per rank (``select_cp_rank``).
+        max_snapshots: at most this many ΔW(k), evenly spaced, enter the CP decomposition.
+    """
+    from ..analysis.run_analysis import rebuild
+
     run_path = Path(run_path)
     out = Path(out) if out is not None else run_path / "report"
-    out.mkdir(parents=True, exist_ok=True)
     traj = load_trajectory(run_path)
+    if len(traj) < 2:
+        raise ValueError(f"{run_path} holds {len(traj)} snapshot(s); a report needs at least 2 "
+                         "(train for at least record_every updates)")
+    n_members = traj.weights.shape[1] if traj.ensemble else 1
+    if member is not None and not 0 <= member < n_members:
+        raise ValueError(f"member must be in 0..{n_members - 1} for this run of {n_members} "
+                         f"network(s), got {member}")
+    member = (member or 0) if traj.ensemble else None
     config = read_yaml(run_path / "config.yaml")
-    metrics = RunDir(run_path).read_metrics()
-    name = config["task"]["name"]
-    score_name = TASKS.get(name).score_name if name in TASKS else "score"
-    made = {
-        "loss.png": figures.loss_curve(traj, metrics, score_name=score_name.replace("_", " ")),
-        "singular_values.png": figures.delta_spectrum(traj),
-        "delta_norm.png": figures.delta_norm_curve(traj),
-    }
+    m, t = config["model"], config["task"]
+    name = t["name"]
+    score_name = (TASKS.get(name).score_name if name in TASKS else "score").replace("_", " ")
+    parts = [sec.timed(sec.learning, traj, RunDir(run_path).read_metrics(), score_name, member)]
+    if m.get("class", "RateRNN") == "RateRNN":
+        model, task = rebuild(run_path)
+        parts += [sec.timed(sec.task_view, model, task, traj, member, batch_size=batch_size,
+                            n_trials=n_trials, seed=seed),
+                  sec.timed(sec.truncation, model, task, traj, member, batch_size=batch_size,
+                            seed=seed)]
+    else:
+        parts.append(sec.Section("task", "The network doing the task and truncation of ΔW",
+                                 f"Not drawn: these need a RateRNN run (this one is a "
+                                 f"{m.get('class')})."))
     fields = RunDir(run_path).metric_fields()
     if "cos_all" in fields:  # trained with track_alignment=True
-        made["alignment.png"] = figures.alignment_curve(metrics, fields)
-    for name, fig in made.items():
-        fig.savefig(out / name, dpi=120)
-        plt.close(fig)
-    summary = run_summary(run_path)
-    m, t = config["model"], config["task"]
-    title = f"rnnrank run — {t['name']}, N = {m.get('n_rec')}, g = {m.get('gains')}"
-    table = [
-        ("updates", f"{summary['updates']}"),
-        ("loss: initial → final", f"{summary['initial_loss']:.4g} → {summary['final_loss']:.4g}"),
-        ("task score (final)", f"{summary['final_score']:.3f}"),
-        ("‖ΔW‖_F (‖W0‖_F)", f"{summary['delta_norm']:.3g} ({summary['w0_norm']:.3g})"),
-        ("leading singular values of ΔW",
-         ", ".join(f"{v:.3g}" for v in summary["top_singular_values"])),
-        ("participation ratio of ΔW", f"{summary['participation_ratio']:.2f}"),
-        ("singular values for 90% of ‖ΔW‖²", f"{summary['rank_for_90pct']}"),
-    ]
-    lines = [f"# {title}", "", f"Run directory: `{run_path}`", "", "| quantity | value |",
-             "|---|---|", *(f"| {k} | {v} |" for k, v in table), "",
-             "![loss](loss.png)", "",
-             "![singular values of ΔW](singular_values.png) ![‖ΔW(k)‖](delta_norm.png)", "",
-             *(["![gradient alignment](alignment.png)", ""] if "alignment.png" in made else [])]
-    write_text_atomic(out / "index.md", "\n".join(lines))
-    rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>"
-                   for k, v in table)
-    imgs = "".join(f'<img src="{n}" alt="{n}" style="max-width:48%">' for n in made)
-    page = (f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<body style='font-family:sans-serif;max-width:1100px'><h1>{html.escape(title)}</h1>"
-            f"<p>Run directory: <code>{html.escape(str(run_path))}</code></p>"
-            f"<table border=1 cellpadding=4 style='border-collapse:collapse'>{rows}</table>"
-            f"<p>{imgs}</p></body>")
-    write_text_atomic(out / "index.html", page)
+        parts.append(sec.timed(sec.alignment, RunDir(run_path).read_metrics(), fields, member))
+    parts += [sec.timed(sec.spectrum, traj, member),
+              sec.timed(sec.cp_factors, traj, member, ranks=list(cp_ranks),
+                        n_restarts=cp_restarts, seed=seed, max_snapshots=max_snapshots)]
+    out.mkdir(parents=True, exist_ok=True)
+    images = {}
+    for part in parts:
+        for file, fig in part.figures.items():
+            images[file] = png_bytes(fig)
+            (out / file).write_bytes(images[file])
+    title = (f"rnnrank run — {name}, N = {m.get('n_rec')}, g = {m.get('gains')}"
+             + (f", member {member}" if traj.ensemble else ""))
+    glance = _at_a_glance(parts, score_name)
+    write_text_atomic(out / "index.md", _markdown(title, run_path, glance, parts))
+    write_text_atomic(out / "index.html", _html(title, run_path, glance, parts, images))
+    numbers = {"run": str(run_path), "member": member, "title": title,
+               "sections": {p.key: {**p.numbers, "seconds": p.seconds} for p in parts}}
+    write_text_atomic(out / "report.json", json.dumps(numbers, indent=1, default=float))
     return out
+
+
+def _at_a_glance(parts, score_name: str) -> list[tuple[str, str]]:
+    n = {p.key: p.numbers for p in parts}
+    rows = []
+    if n.get("task"):
+        rows.append((f"test {score_name}: trained (untrained)",
+                     f"{n['task']['score_trained']:.3f} ({n['task']['score_initial']:.3f})"))
+    if n.get("truncation"):
+        fr = n["truncation"]["functional_rank"]
+        rows.append(("functional rank of ΔW", "—" if fr is None else str(fr)))
+    sp = n["spectrum"]
+    rows.append(("‖ΔW‖_F / ‖W0‖_F", f"{sp['delta_norm'] / max(sp['w0_norm'], 1e-300):.3f}"))
+    rows.append(("participation ratio of ΔW", f"{sp['participation_ratio']:.2f}"))
+    rows.append(("CP rank of ΔW(k) (chosen)", str(n["cp"]["chosen_rank"])))
+    return rows
+
+
+def _md_table(header, rows) -> list[str]:
+    return [f"| {' | '.join(header)} |", "|" + "---|" * len(header),
+            *(f"| {' | '.join(r)} |" for r in rows), ""]
+
+
+def _markdown(title, run_path, glance, parts) -> str:
+    lines = [f"# {title}", "", f"Run directory: `{run_path}`", "", "## At a glance", "",
+             *_md_table(("quantity", "value"), glance)]
+    for i, p in enumerate(parts, 1):
+        lines += [f"## {i}. {p.heading}", "", p.caption, ""]
+        if p.figures:
+            lines += [" ".join(f"![{p.heading}]({f})" for f in p.figures), ""]
+        if p.table[1]:
+            lines += _md_table(*p.table)
+        if p.note:
+            lines += [p.note, ""]
+    return "\n".join(lines)
+
+
+_CSS = """body{font-family:system-ui,sans-serif;max-width:1180px;margin:1.5em auto;padding:0 1em;
+color:#222;line-height:1.4}h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;
+border-bottom:1px solid #ddd;padding-bottom:.2em}.caption{color:#444;margin:.3em 0 .7em}
+.row{display:flex;flex-wrap:wrap;gap:1.2em;align-items:flex-start}img{max-width:100%;
+height:auto}table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ccc;
+padding:.25em .6em;text-align:left}th{background:#f4f4f4}.note{font-size:.9em;color:#555}
+code{background:#f4f4f4;padding:0 .2em}"""
+
+
+def _html_table(header, rows) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
+                   for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _html(title, run_path, glance, parts, images) -> str:
+    esc = html.escape
+    body = [f"<h1>{esc(title)}</h1>", f"<p>Run directory: <code>{esc(str(run_path))}</code></p>",
+            "<h2>At a glance</h2>", _html_table(("quantity", "value"), glance)]
+    for i, p in enumerate(parts, 1):
+        imgs = "".join(
+            f'<img alt="{esc(f)}" src="data:image/png;base64,'
+            f'{base64.b64encode(images[f]).decode("ascii")}">' for f in p.figures)
+        table = _html_table(*p.table) if p.table[1] else ""
+        note = f'<p class="note">{esc(p.note)}</p>' if p.note else ""
+        body.append(f"<section><h2>{i}. {esc(p.heading)}</h2><p class='caption'>"
+                    f"{esc(p.caption)}</p><div class='row'><div>{imgs}</div><div>{table}{note}"
+                    "</div></div></section>")
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{esc(title)}"
+            f"</title><style>{_CSS}</style></head><body>{''.join(body)}</body></html>")

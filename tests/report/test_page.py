@@ -1,0 +1,136 @@
+"""The run report: every section with its figure and numbers, a self-contained HTML page, and
+truncation numbers that match an Euler loop written here (Schuessler et al. 2020, §3)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+import numpy as np
+import pytest
+import torch
+
+import rnnrank as rr
+from rnnrank.report import write_report
+
+N, DT, BATCH = 12, 0.5, 24
+SECTIONS = ("Learning", "The network doing the task", "Performance vs rank of ΔW",
+            "Spectrum of ΔW and its growth", "Tensor rank of learning: CP factors of ΔW(k)")
+IMAGES = ("loss.png", "task.png", "truncation.png", "singular_values.png", "delta_norm.png",
+          "cp_factors.png")
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    """A tiny flip-flop run (N = 12, 30 updates, 11 snapshots) and its report (~2 s)."""
+    run = tmp_path_factory.mktemp("run") / "ff"
+    task = rr.tasks.make("flipflop", n_bits=2, duration=10.0, dt=DT)
+    model = rr.RateRNN(task.n_in, N, task.n_out, gain=0.9, seed=0, dt=DT)
+    rr.train(model, task, steps=30, lr=1e-2, batch_size=16, record_every=3, seed=0, out=run,
+             progress=False)
+    out = write_report(run, batch_size=BATCH, n_trials=2, cp_ranks=range(1, 3), cp_restarts=2)
+    return run, out, task
+
+
+def _euler_loss(W, U, V, b, x0, batch) -> float:
+    """Masked MSE of x ← (1 − α)x + α(W tanh x + U u + b), y = V tanh x, written out here."""
+    alpha = DT / 1.0  # α = dt/τ, τ = 1
+    u, y_star, m = (batch.inputs.double().numpy(), batch.targets.double().numpy(),
+                    batch.mask.double().numpy())
+    x = np.broadcast_to(x0, (u.shape[1], N)).copy()
+    err = 0.0
+    for t in range(u.shape[0]):
+        x = (1 - alpha) * x + alpha * (np.tanh(x) @ W.T + u[t] @ U.T + b)
+        err += float(np.sum(m[t] * (np.tanh(x) @ V.T - y_star[t]) ** 2))
+    return err / float(m.sum())
+
+
+def _rank_r(delta: np.ndarray, r: int) -> np.ndarray:
+    u, s, vt = np.linalg.svd(delta)
+    return (u[:, :r] * s[:r]) @ vt[:r]
+
+
+def test_every_section_has_a_heading_caption_figure_and_table(report):
+    _, out, _ = report
+    md = (out / "index.md").read_text()
+    headings = re.findall(r"^## \d+\. (.+)$", md, flags=re.M)
+    assert headings == list(SECTIONS)
+    for image in IMAGES:
+        assert (out / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", image
+        assert f"]({image})" in md  # relative link, beside the page
+    # One table per section plus the summary table: a header separator line each.
+    assert md.count("\n|---|") == len(SECTIONS) + 1
+
+
+def test_html_is_self_contained(report):
+    _, out, _ = report
+    page = (out / "index.html").read_text()
+    sources = re.findall(r'src="([^"]*)"', page)
+    assert len(sources) == len(IMAGES)
+    assert all(s.startswith("data:image/png;base64,") for s in sources)
+    # The embedded images are the PNG files written beside the page, byte for byte.
+    embedded = {base64.b64decode(s.split(",", 1)[1]) for s in sources}
+    assert embedded == {(out / image).read_bytes() for image in IMAGES}
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+    assert "href=" not in page and "@import" not in page  # no stylesheet or link to fetch
+
+
+def test_truncation_numbers_match_an_independent_euler_loop(report):
+    run, out, task = report
+    numbers = json.loads((out / "report.json").read_text())["sections"]
+    trunc, shown = numbers["truncation"], numbers["task"]
+    traj = rr.load_trajectory(run)
+    p = {n: np.asarray(traj.parameter(n), dtype=np.float64) for n in ("W", "U", "V", "b", "x0")}
+    W0, W = p["W"][0], p["W"][-1]
+    trained_io = (p["U"][-1], p["V"][-1], p["b"][-1], p["x0"][-1])
+    # The report's test batch: BATCH trials drawn from a generator seeded 0, in float64.
+    batch = task.sample(BATCH, generator=torch.Generator().manual_seed(0))
+    ranks = trunc["ranks"]
+    assert ranks[0] == 0 and ranks[-1] == N
+    # Both sides are float64 over 20 Euler steps of a contracting (g < 1) network: agreement to
+    # ~1e-13 relative; 1e-9 leaves a wide margin over round-off on any CPU.
+    rtol = 1e-9
+    assert trunc["loss"][0] == pytest.approx(_euler_loss(W0, *trained_io, batch), rel=rtol)
+    full = _euler_loss(W, *trained_io, batch)
+    assert trunc["loss"][-1] == pytest.approx(full, rel=rtol)
+    assert trunc["loss_full"] == pytest.approx(full, rel=rtol)
+    for i, r in enumerate(ranks[1:3], start=1):
+        expected = _euler_loss(W0 + _rank_r(W - W0, r), *trained_io, batch)
+        assert trunc["loss"][i] == pytest.approx(expected, rel=rtol)
+    untrained = _euler_loss(W0, p["U"][0], p["V"][0], p["b"][0], p["x0"][-1], batch)
+    assert trunc["loss_initial"] == pytest.approx(untrained, rel=rtol)
+    # The task section scores the same two networks on the same batch.
+    assert shown["loss_trained"] == pytest.approx(full, rel=rtol)
+    assert shown["loss_initial"] == pytest.approx(untrained, rel=rtol)
+    # performance_vs_rank called here gives every rank's loss and score as the page shows them.
+    model, _ = rr.analysis.run_analysis.rebuild(run)
+    ref = rr.analysis.performance_vs_rank(model, task, ranks, trajectory=traj,
+                                          batch_size=BATCH, seed=0)
+    np.testing.assert_allclose(trunc["loss"], ref.loss, rtol=rtol)
+    np.testing.assert_allclose(trunc["score"], ref.score, rtol=rtol)
+    assert trunc["functional_rank"] == ref.functional_rank()
+    # The table row of R = 0 prints that loss.
+    md = (out / "index.md").read_text()
+    assert f"| R = 0 (W0 alone) | {trunc['loss'][0]:.3g} |" in md
+
+
+def test_cp_section_reports_the_selection_it_drew(report):
+    run, out, _ = report
+    cp = json.loads((out / "report.json").read_text())["sections"]["cp"]
+    assert cp["tensor_shape"] == [10, N, N]  # ΔW(k) for the 10 snapshots after W(0)
+    assert cp["ranks"] == [1, 2] and cp["chosen_rank"] in (1, 2)
+    # Relative error of the best rank-1 CP model is at least that of the best rank-1 matrix
+    # approximation of the snapshot-unfolded tensor [K, N²] (CP rank 1 is a constrained case).
+    w = np.asarray(rr.load_trajectory(run).weights, dtype=np.float64)
+    x = (w[1:] - w[0]).reshape(10, -1)
+    s = np.linalg.svd(x, compute_uv=False)
+    floor = np.sqrt(np.sum(s[1:] ** 2) / np.sum(s**2))
+    assert cp["relative_error"][0] >= floor - 1e-9  # 1e-9: round-off of the two float64 fits
+    assert 0 < cp["relative_error"][1] < 1
+
+
+def test_bad_member_is_refused(report):
+    run, _, _ = report
+    with pytest.raises(ValueError, match=r"member must be in 0\.\.0 .* got 2"):
+        write_report(run, member=2)
