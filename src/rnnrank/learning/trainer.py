@@ -20,11 +20,13 @@ from torch import Tensor, nn
 from ..store.run_dir import RunDir
 from ..store.trajectory import Trajectory, TrajectoryWriter
 from ..tasks.base import Batch, Task
+from .best import BestSnapshot, BestTracker
 from .config import TrainConfig
 from .losses import masked_mse
 from .progress import progress_bar
 from .rules import LearningRule, make_rule
 from .run_config import check_compatible, run_config
+from .schedule import make_scheduler
 
 
 class TrainingDiverged(RuntimeError):
@@ -45,6 +47,12 @@ class Run:
     final_loss: np.ndarray
     trajectory: Trajectory
     model: nn.Module
+    best: BestSnapshot | None = None
+
+    @property
+    def best_step(self) -> np.ndarray | None:
+        """[E] update at which each member's smoothed training loss was lowest (``best.py``)."""
+        return None if self.best is None else self.best.step
 
 
 def train(
@@ -64,6 +72,10 @@ def train(
     checkpoint_every: int = 100,
     grad_clip: float | None = None,
     independent_batches: bool = False,
+    lr_warmup: int = 0,
+    lr_schedule: str = "constant",
+    best_window: int = 20,
+    restore_best: bool = False,
     progress: bool = False,
     **rule_options,
 ) -> Run:
@@ -93,7 +105,9 @@ def train(
                          lr=lr, optimizer=optimizer, batch_size=batch_size,
                          record_every=record_every, seed=seed,
                          checkpoint_every=checkpoint_every, grad_clip=grad_clip,
-                         independent_batches=independent_batches)
+                         independent_batches=independent_batches, lr_warmup=lr_warmup,
+                         lr_schedule=lr_schedule, best_window=best_window,
+                         restore_best=restore_best)
     _check_model_task(model, task)
     loop = _Loop(model, task, rule_obj, config, out, resume=resume, overwrite=overwrite)
     return loop.run(progress=progress)
@@ -122,6 +136,9 @@ class _Loop:
             raise ValueError("the model has no trainable parameter; set trainable=(...)")
         opt = torch.optim.Adam if config.optimizer == "adam" else torch.optim.SGD
         self.opt = opt(trainable, lr=config.lr)
+        self.scheduler = make_scheduler(self.opt, warmup=config.lr_warmup,
+                                        schedule=config.lr_schedule, steps=config.steps)
+        self.best = BestTracker(model, config.best_window)
         self.batch_gen = torch.Generator().manual_seed(config.seed)
         self.noise_gen = torch.Generator().manual_seed(config.seed + 7919)
         self.full_config = run_config(model, task, config)
@@ -167,8 +184,16 @@ class _Loop:
         elif start > self.config.steps + 1:
             raise ValueError(f"the run in {self.dir.path} is already at step {start - 1}, "
                              f"beyond steps={self.config.steps}")
+        if self.config.lr_schedule != "constant" and int(ck["steps_done"]) != self.config.steps:
+            raise ValueError(f"the run in {self.dir.path} decays its learning rate to 0 at "
+                             f"step {ck['steps_done']} (lr_schedule={self.config.lr_schedule!r}); "
+                             f"it cannot continue to steps={self.config.steps}: train a new run")
         self.model.load_state_dict(ck["model"])
         self.opt.load_state_dict(ck["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(ck["scheduler"])
+        if "best" in ck:  # runs checkpointed before best.py start tracking at the resume
+            self.best.load_state_dict(ck["best"])
         self.rule.load_state_dict(ck["rule"])
         self.batch_gen.set_state(ck["batch_generator"])
         self.noise_gen.set_state(ck["noise_generator"])
@@ -188,7 +213,10 @@ class _Loop:
             "noise_generator": self.noise_gen.get_state(), "step": step,
             "n_snapshots": self.writer.count, "seconds": seconds,
             "completed": completed, "steps_done": self.config.steps,
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "best": self.best.state_dict(),
         })
+        self.best.save(self.dir.path)
 
     # --- one update ------------------------------------------------------------------------
     def _batch(self):
@@ -231,6 +259,8 @@ class _Loop:
             params[name].grad = g.reshape(params[name].shape).to(params[name].dtype)
         self.opt.step()
         self.opt.zero_grad(set_to_none=True)
+        if self.scheduler is not None:
+            self.scheduler.step()
 
     # --- the loop --------------------------------------------------------------------------
     def run(self, *, progress: bool) -> Run:
@@ -266,6 +296,7 @@ class _Loop:
                     if record:
                         self._record(step, loss, score)
                     if step < c.steps:
+                        self.best.observe(step, loss)
                         self._apply(result.grads)
                         advance(float(np.mean(loss)))
         except TrainingDiverged:
@@ -280,6 +311,8 @@ class _Loop:
             raise
         seconds = time.perf_counter() - t0
         self._checkpoint(c.steps + 1, seconds, completed=True)
+        if c.restore_best:
+            self.best.snapshot().load_into(self.model)
         if self.dir is not None:
             self.dir.write_status("completed", step=c.steps, seconds=seconds)
         return self._result("completed", loss)
@@ -303,7 +336,7 @@ class _Loop:
             loss = np.atleast_1d(traj.loss[-1])  # nothing ran: the run was already complete
         return Run(path=None if self.dir is None else self.dir.path, status=status,
                    steps=self.config.steps, final_loss=loss, trajectory=traj,
-                   model=self.model)
+                   model=self.model, best=self.best.snapshot() if self.best.seen else None)
 
 
 def _member(batch: Batch, e: int) -> Batch:
