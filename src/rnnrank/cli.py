@@ -84,6 +84,13 @@ def train(
     lr: Annotated[float, typer.Option(help="Learning rate.")] = 1e-3,
     optimizer: Annotated[str, typer.Option(help="adam or sgd.")] = "adam",
     batch_size: Annotated[int, typer.Option(help="Trials per update.")] = 32,
+    grad_clip: Annotated[float | None, typer.Option(
+        help="Clip each member's gradient norm to this value (default: no clipping).")] = None,
+    lr_warmup: Annotated[int, typer.Option(
+        help="Updates of linear learning-rate warm-up (0: none).")] = 0,
+    lr_schedule: Annotated[str, typer.Option(
+        help="After the warm-up: constant, or cosine decay to 0 at the last update.")]
+    = "constant",
     record_every: Annotated[int, typer.Option(help="Snapshot every this many updates.")] = 10,
     checkpoint_every: Annotated[int, typer.Option(help="Checkpoint every this many updates.")]
     = 100,
@@ -100,7 +107,8 @@ def train(
     summary = _train_and_summarise(
         model, task_obj, out=out, as_json=as_json, rule=rule, steps=steps, lr=lr,
         optimizer=optimizer, batch_size=batch_size, record_every=record_every,
-        checkpoint_every=checkpoint_every, seed=seed, overwrite=overwrite,
+        checkpoint_every=checkpoint_every, seed=seed, overwrite=overwrite, grad_clip=grad_clip,
+        lr_warmup=lr_warmup, lr_schedule=lr_schedule,
         **_parse_options(rule_option, "--rule-option"))
     _emit(summary, as_json)
 
