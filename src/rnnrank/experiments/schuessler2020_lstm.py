@@ -43,9 +43,9 @@ class LSTMSetup:
     ranks: tuple = (0, 1, 2, 3, 5, 10, 20, 50)
     test_batch: int = 2048
     seed: int = 0
-    forget_bias: float = 0.0
+    forget_bias: float = 1.0  # PyTorch's init has 0: without it the memory task is not learnt
     task_name: str = "sentiment_memory"
-    task: dict = field(default_factory=lambda: {"vocab": 1000, "embed": 50, "length": 30})
+    task: dict = field(default_factory=lambda: {"vocab": 1000, "embed": 50, "length": 20})
 
 
 def paper_lstm() -> LSTMSetup:
@@ -53,8 +53,8 @@ def paper_lstm() -> LSTMSetup:
 
 
 def quick_lstm() -> LSTMSetup:
-    return LSTMSetup(hidden=64, steps=600, lr=5e-3, record_every=50, test_batch=1024,
-                     task={"vocab": 300, "embed": 32, "length": 24})
+    return LSTMSetup(hidden=64, steps=1200, lr=1e-2, record_every=100, test_batch=1024,
+                     task={"vocab": 300, "embed": 32, "length": 20})
 
 
 def _accuracy(model: LSTMNet, task, batch) -> float:

@@ -17,9 +17,9 @@ A sentence of ``length`` words is an opening clause, a full stop, and a tail:
 
 Clause words are drawn uniformly from every word but the full stop, and a clause without a
 valenced word gets one at a random position. Tail words are valenced distractors with probability
-``tail_valenced`` and otherwise neutral words or negators (uniformly among those): with fewer
-valenced words than the clause, summing every word's valence already beats chance, a path from
-which learning finds the gating that ignores the tail.
+``tail_valenced`` and otherwise neutral words or negators (uniformly among those); with fewer
+valenced words in the tail, summing every word's valence already beats chance, an easier path
+from which learning finds the gating that ignores the tail.
 
 Only the clause counts: a negator flips the valence of every word in its scope, the next
 ``scope`` words of the clause (two negators covering a word cancel), so the clause's signed
@@ -53,13 +53,13 @@ STOP = 0  # index of the full stop in the vocabulary
 class SentimentMemory(Task):
     vocab: int = 200
     embed: int = 32
-    length: int = 30
-    clause: tuple[int, int] = (4, 8)
+    length: int = 20
+    clause: tuple[int, int] = (3, 6)
     scope: int = 3
     valenced: float = 0.3
     negators: int = 3
     valence_signal: float = 0.5
-    tail_valenced: float = 0.1
+    tail_valenced: float = 0.3
     vocab_seed: int = 0
     dt: float = 0.2  # one word per step; only a RateRNN reads it (an LSTM has no time constant)
 
