@@ -57,9 +57,16 @@ def _train_and_summarise(model, task, *, out: Path, as_json: bool, **train_kw) -
         "run": str(out), "status": run.status, "steps": run.steps, "snapshots": len(traj),
         "final_loss": float(np.mean(run.final_loss)),
         f"final_{task.score_name}": float(np.mean(np.atleast_1d(traj.score[-1]))),
+        "best_step": None if run.best_step is None else (
+            int(run.best_step[0]) if len(run.best_step) == 1 else run.best_step.tolist()),
         "seconds": round(time.perf_counter() - t0, 2),
     }
 
+
+# Quickstart's training schedule, chosen from benchmarks/stability.py (see quickstart's comment).
+QUICKSTART_CLIP: float | None = None
+QUICKSTART_WARMUP = 100
+QUICKSTART_SCHEDULE = "cosine"
 
 TASK_OPT_HELP = "Task option KEY=VALUE (repeatable), e.g. --task-option n_bits=3"
 
@@ -118,6 +125,12 @@ def quickstart(
     out: Annotated[Path, typer.Option(help="Where to write the run and its report.")]
     = Path("runs/quickstart"),
     steps: Annotated[int, typer.Option(help="Parameter updates.")] = 1200,
+    grad_clip: Annotated[float | None, typer.Option(
+        help="Clip the gradient norm to this value.")] = QUICKSTART_CLIP,
+    lr_warmup: Annotated[int, typer.Option(
+        help="Updates of linear learning-rate warm-up.")] = QUICKSTART_WARMUP,
+    lr_schedule: Annotated[str, typer.Option(
+        help="After the warm-up: constant or cosine.")] = QUICKSTART_SCHEDULE,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
     """Train a small 3-bit flip-flop network, record W(k), and write a first report."""
@@ -129,7 +142,8 @@ def quickstart(
     # lr = 2e-3 the loss can jump back up and stay there (measured), at g = 1.5 even at 1e-3.
     model = rr.RateRNN(task.n_in, 128, task.n_out, gain=0.9, seed=0, dt=0.2)
     summary = _train_and_summarise(model, task, out=out, as_json=as_json, steps=steps, lr=1e-3,
-                                   batch_size=32, record_every=10, seed=0)
+                                   batch_size=32, record_every=10, seed=0, grad_clip=grad_clip,
+                                   lr_warmup=min(lr_warmup, steps), lr_schedule=lr_schedule)
     report = write_report(out)
     summary.update({k: v for k, v in run_summary(out).items()
                     if k in ("delta_norm", "w0_norm", "participation_ratio", "rank_for_90pct")})
