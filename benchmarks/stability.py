@@ -22,6 +22,18 @@ then cosine decay to 0 at the last update), ``clip_warmup_cosine`` (all three).
 Each ``run`` writes ``<out>/<task>_<variant>_lr<lr>.json`` (per-member verdicts) and prints its
 seconds; the baseline for a ratio is the ``none`` variant at the same lr, measured in the same
 grid. Runs are single-threaded (``torch.set_num_threads(1)``).
+
+Measured (issue 13; 600 updates, 3 gains × 4 seeds, clip 1.0, warm-up 100; cell = solved / fell
+out / solved at end, of 4):
+
+| variant, lr | g = 0.5 | g = 0.9 | g = 1.5 |
+|---|---|---|---|
+| none 1e-3 | 4/0/4 | 4/0/4 | 3/1/1 |
+| none 2e-3 | 4/1/3 | 4/1/3 | 2/1/1 |
+| none 3e-3 | 4/3/2 | 0/0/0 | 2/1/2 |
+| clip 1e-3 | 4/0/4 | 4/0/4 | 4/0/4 |
+| clip 2e-3 | 4/0/4 | 4/0/4 | 3/0/3 |
+| warmup_cosine 2e-3 | 3/3/1 | 4/3/4 | 2/0/1 |
 """
 
 from __future__ import annotations
