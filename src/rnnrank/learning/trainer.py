@@ -327,6 +327,7 @@ class _Loop:
         if self.dir is not None:
             self.dir.write_metrics(self.rows)
             self.dir.write_status("diverged", step=step, message=msg, seconds=seconds)
+            self.best.save(self.dir.path)  # the best parameters before the divergence
             msg += f" Run directory: {self.dir.path}"
         raise TrainingDiverged(msg, self._result("diverged", loss))
 
