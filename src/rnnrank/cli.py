@@ -66,8 +66,9 @@ def _train_and_summarise(model, task, *, out: Path, as_json: bool, **train_kw) -
 # Quickstart's training schedule, chosen from benchmarks/stability.py (flip-flop, N = 128, 600
 # updates, g ∈ {0.5, 0.9, 1.5} × 4 seeds): plain Adam fell out of solved states in 1/12 members at
 # lr 1e-3 and 3/12 at 2e-3; clipping each member's gradient norm at 1.0 in 0/12 at both, and
-# ended solved in 12/12 and 11/12 (plain: 9/12, 7/12). Warm-up (100) + cosine did not help (6/12
-# fell out at 2e-3). The library's default stays unclipped: the papers' setups state their own.
+# ended solved in 12/12 and 11/12 (plain: 9/12, 7/12). Warm-up (100 updates), with or without
+# cosine decay, did not help (6/12 fell out at 2e-3). The library's default stays unclipped: the
+# papers' setups state their own.
 QUICKSTART_CLIP: float | None = 1.0
 QUICKSTART_WARMUP = 0
 QUICKSTART_SCHEDULE = "constant"
