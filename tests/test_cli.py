@@ -8,6 +8,7 @@ import pytest
 
 import rnnrank as rr
 from rnnrank.cli import main
+from rnnrank.store.run_dir import RunDir
 
 
 @pytest.mark.parametrize("argv, fragment", [
@@ -20,6 +21,8 @@ from rnnrank.cli import main
     (["train", "--out", "OUT", "--rule", "hebb"], "unknown learning rule"),
     (["train", "--out", "OUT", "--optimizer", "lbfgs"], "optimizer must be one of"),
     (["train"], "Missing option '--out'"),
+    (["train", "--out", "OUT", "--lr-schedule", "step"], "lr_schedule must be one of"),
+    (["train", "--out", "OUT", "--grad-clip", "0"], "grad_clip must be > 0"),
     (["report", "NOWHERE"], "is not a run directory"),
     (["frobnicate"], "No such command"),
 ])
@@ -95,3 +98,15 @@ def test_analyze_tensor_rank_writes_figures_and_checks_bounds(tmp_path, capsys):
     assert (out / "analysis" / "tensor_rank.png").exists()
     assert (out / "analysis" / "tensor_rank_factors.png").exists()
     assert main(["analyze", str(out), "--tensor-rank", "--ranks", "0-3"]) == 2
+
+
+def test_train_passes_the_schedule_and_clipping_into_the_run(tmp_path, capsys):
+    out = tmp_path / "ff"
+    argv = ["train", "--out", str(out), "--task-option", "n_bits=2", "--task-option",
+            "duration=10", "--n-rec", "8", "--steps", "4", "--dt", "0.5", "--grad-clip", "0.5",
+            "--lr-warmup", "2", "--lr-schedule", "cosine", "--json"]
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out)
+    saved = RunDir(out).read_config()["train"]
+    assert (saved["grad_clip"], saved["lr_warmup"], saved["lr_schedule"]) == (0.5, 2, "cosine")
+    assert 0 <= summary["best_step"] < 4 and rr.load_best(out).step[0] == summary["best_step"]

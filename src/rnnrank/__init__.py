@@ -23,6 +23,7 @@ from . import tasks as tasks
 from .learning import Run as Run
 from .learning import TrainConfig as TrainConfig
 from .learning import TrainingDiverged as TrainingDiverged
+from .learning import load_best as load_best
 from .learning import train as train
 from .models import RateRNN as RateRNN
 from .store import Trajectory as Trajectory

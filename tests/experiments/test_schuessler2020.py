@@ -69,7 +69,7 @@ def test_lstm_experiment_truncations_are_exact_at_the_ends(tmp_path):
     from rnnrank.experiments.schuessler2020_lstm import LSTMSetup, lstm_table, run_lstm
 
     setup = LSTMSetup(hidden=6, steps=4, record_every=2, ranks=(0, 1, 6, 24), test_batch=64,
-                      task={"vocab": 30, "embed": 5, "length": 6})
+                      task={"vocab": 30, "embed": 5, "length": 8, "clause": (2, 4)})
     result = run_lstm(setup, tmp_path / "lstm")
     rows = result["per_matrix"]["lstm.weight_hh_l1"]
     # full rank: p0 + ΔW_R = p1 exactly (float32 difference is exact in float64) and [W]_R = W
@@ -78,4 +78,10 @@ def test_lstm_experiment_truncations_are_exact_at_the_ends(tmp_path):
     assert set(result["per_matrix"]) == {"lstm.weight_ih_l0", "lstm.weight_hh_l0",
                                          "lstm.weight_ih_l1", "lstm.weight_hh_l1",
                                          "readout.weight"}
-    assert "| lstm.weight_hh_l1 | Δ |" in "\n".join(lstm_table(result))
+    # R = 0 of the truncated change is W_hh = W_hh0: the "ΔW_hh removed" accuracy of that layer
+    without = result["accuracy_without_delta_hh"]
+    assert set(without) == {"lstm.weight_hh_l0", "lstm.weight_hh_l1", "all"}
+    for name in ("lstm.weight_hh_l0", "lstm.weight_hh_l1"):
+        assert without[name] == result["per_matrix"][name]["delta"][0]
+    table = "\n".join(lstm_table(result))
+    assert "| lstm.weight_hh_l1 | Δ |" in table and "ΔW_hh removed" in table

@@ -191,6 +191,7 @@ def test_divergence_stops_with_a_message_and_keeps_the_record(tmp_path):
     np.testing.assert_array_equal(traj.steps, [0, 2, 4, 6, 8])
     assert info.value.run.status == "diverged"
     assert '"diverged"' in (tmp_path / "nan" / "status.json").read_text()
+    assert 0 <= rr.load_best(tmp_path / "nan").step[0] < 9  # kept: the best before step 9
 
 
 def test_resume_refuses_a_different_configuration(tmp_path):

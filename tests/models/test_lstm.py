@@ -66,3 +66,17 @@ def test_lstm_evaluation_is_the_lstm_equations_and_dropout_is_seeded():
     assert not torch.allclose(a1, b)  # another seed drops other units (between the 2 layers)
     with pytest.raises(ValueError, match="dropout must be in"):
         LSTMNet(3, 8, 2, dropout=1.0)
+    with pytest.raises(ValueError, match="inputs \\[T, B, I\\]"):
+        model.run(torch.zeros(5, 1, 4, 3))
+
+
+def test_forget_bias_shifts_only_the_forget_gates():
+    from rnnrank.models.lstm import LSTMNet
+
+    a = dict(LSTMNet(4, 5, 2, n_layers=2, seed=3).named_parameters())
+    b = dict(LSTMNet(4, 5, 2, n_layers=2, seed=3, forget_bias=1.0).named_parameters())
+    for name in a:
+        shift = torch.zeros_like(a[name])
+        if name.startswith("lstm.bias_ih_l"):
+            shift[5:10] = 1.0  # gates stacked (i, f, g, o), H = 5: f is rows 5..9
+        torch.testing.assert_close(b[name] - a[name], shift, rtol=0, atol=1e-6)  # float32 add

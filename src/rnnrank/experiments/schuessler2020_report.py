@@ -146,7 +146,7 @@ def write_report(results, out: Path) -> Path:
         lines.append(f"| {r['g']:g} | {r['time_ratio']:.3f} | {r['time_ratio_theory']:.3f} | "
                      f"{r['delta_norm']:.3f} | {r['delta_norm_theory']:.3f} | "
                      f"{r['shuffle_ratio']:.3f} | {r['shuffle_ratio_theory']:.3f} |")
-    lines += ["", "## LSTM (2 layers; offline sentiment task standing in for SST/GloVe)", ""]
+    lines += ["", "## LSTM (2 layers; offline sentiment-memory task standing in for SST/GloVe)", ""]
     if results["lstm"] is None:
         lines += ["Not run.", ""]
     else:

@@ -7,6 +7,8 @@ from . import feedback_alignment as _fa  # noqa: F401  (registers "fa")
 from . import rflo as _rflo  # noqa: F401  (registers "rflo")
 from .adjoints import register_adjoint as register_adjoint
 from .alignment import cosine_alignment as cosine_alignment
+from .best import BestSnapshot as BestSnapshot
+from .best import load_best as load_best
 from .config import TrainConfig as TrainConfig
 from .eprop import eprop as eprop
 from .estimate import estimate_gradients as estimate_gradients
@@ -20,6 +22,7 @@ from .rules import RuleResult as RuleResult
 from .rules import available_rules as available_rules
 from .rules import make_rule as make_rule
 from .rules import register_rule as register_rule
+from .schedule import lr_factor as lr_factor
 from .trainer import Run as Run
 from .trainer import TrainingDiverged as TrainingDiverged
 from .trainer import train as train

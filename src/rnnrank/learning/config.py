@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from .schedule import SCHEDULES
+
 OPTIMIZERS = ("adam", "sgd")
 
 
@@ -25,6 +27,13 @@ class TrainConfig:
         independent_batches: give every ensemble member its own batch of trials.
         track_alignment: at every recorded step, also compute the exact gradient and write the
             cosine of the rule's estimate with it into metrics.csv (``alignment.py``).
+        lr_warmup: updates of linear learning-rate warm-up, lr·(k+1)/lr_warmup (0: none).
+        lr_schedule: after the warm-up, ``"constant"`` or ``"cosine"`` decay to 0 at the last
+            update (``schedule.py``).
+        best_window: updates averaged when tracking each member's best parameters (``best.py``;
+            written to ``best.pt`` with the checkpoints).
+        restore_best: at the end, load each member's best parameters into the model (the
+            recorded trajectory keeps the last ones).
     """
 
     rule: str = "bptt"
@@ -39,11 +48,16 @@ class TrainConfig:
     grad_clip: float | None = None
     independent_batches: bool = False
     track_alignment: bool = False
+    lr_warmup: int = 0
+    lr_schedule: str = "constant"
+    best_window: int = 20
+    restore_best: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "record_every", "checkpoint_every"):
+        for name in ("steps", "batch_size", "record_every", "checkpoint_every", "lr_warmup",
+                     "best_window"):
             value = getattr(self, name)
-            minimum = 0 if name == "steps" else 1
+            minimum = 0 if name in ("steps", "lr_warmup") else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
         if not self.lr > 0:
@@ -52,6 +66,11 @@ class TrainConfig:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.grad_clip is not None and not self.grad_clip > 0:
             raise ValueError(f"grad_clip must be > 0 or None, got {self.grad_clip}")
+        if self.lr_schedule not in SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {SCHEDULES}, got {self.lr_schedule!r}")
+        if self.lr_warmup > self.steps:
+            raise ValueError(f"lr_warmup must be <= steps ({self.steps}), got {self.lr_warmup}; "
+                             "shorten the warm-up or train longer")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -10,7 +10,9 @@ from ..tasks.base import Task
 from .config import TrainConfig
 
 # Training options that may change when a run is resumed.
-RESUMABLE_CHANGES = ("steps", "checkpoint_every")
+RESUMABLE_CHANGES = ("steps", "checkpoint_every", "restore_best")
+# Saved before an option existed = saved with its default (runs stay resumable across versions).
+TRAIN_DEFAULTS = TrainConfig().to_dict()
 
 
 def model_config(model: nn.Module) -> dict:
@@ -43,7 +45,8 @@ def check_compatible(saved: dict, new: dict, path: Path) -> None:
         for key in sorted(set(old) | set(cur)):
             if section == "train" and key in RESUMABLE_CHANGES:
                 continue
-            if old.get(key) != cur.get(key):
+            default = TRAIN_DEFAULTS.get(key) if section == "train" else None
+            if old.get(key, default) != cur.get(key, default):
                 diffs.append(f"{section}.{key}: saved {old.get(key)!r}, now {cur.get(key)!r}")
     if saved.get("hooks", []) != new.get("hooks", []):
         diffs.append(f"hooks: saved {saved.get('hooks', [])!r}, now {new.get('hooks', [])!r}")

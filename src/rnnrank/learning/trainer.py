@@ -26,11 +26,13 @@ from ..store.run_dir import RunDir
 from ..store.trajectory import Trajectory, TrajectoryWriter
 from ..tasks.base import Batch, Task
 from . import alignment
+from .best import BestSnapshot, BestTracker
 from .config import TrainConfig
 from .hooks import TrainingHook, hook_config
 from .progress import progress_bar
 from .rules import LearningRule, make_rule
 from .run_config import check_compatible, run_config
+from .schedule import make_scheduler
 
 
 class TrainingDiverged(RuntimeError):
@@ -51,6 +53,12 @@ class Run:
     final_loss: np.ndarray
     trajectory: Trajectory
     model: nn.Module
+    best: BestSnapshot | None = None
+
+    @property
+    def best_step(self) -> np.ndarray | None:
+        """[E] update at which each member's smoothed training loss was lowest (``best.py``)."""
+        return None if self.best is None else self.best.step
 
 
 def train(
@@ -144,6 +152,9 @@ class _Loop:
             raise ValueError("the model has no trainable parameter; set trainable=(...)")
         opt = torch.optim.Adam if config.optimizer == "adam" else torch.optim.SGD
         self.opt = opt(trainable, lr=config.lr)
+        self.scheduler = make_scheduler(self.opt, warmup=config.lr_warmup,
+                                        schedule=config.lr_schedule, steps=config.steps)
+        self.best = BestTracker(model, config.best_window)
         self.batch_gen = torch.Generator().manual_seed(config.seed)
         self.noise_gen = torch.Generator().manual_seed(config.seed + 7919)
         self.full_config = run_config(model, task, config)
@@ -198,8 +209,16 @@ class _Loop:
         elif start > self.config.steps + 1:
             raise ValueError(f"the run in {self.dir.path} is already at step {start - 1}, "
                              f"beyond steps={self.config.steps}")
+        if self.config.lr_schedule != "constant" and int(ck["steps_done"]) != self.config.steps:
+            raise ValueError(f"the run in {self.dir.path} decays its learning rate to 0 at "
+                             f"step {ck['steps_done']} (lr_schedule={self.config.lr_schedule!r}); "
+                             f"it cannot continue to steps={self.config.steps}: train a new run")
         self.model.load_state_dict(ck["model"])
         self.opt.load_state_dict(ck["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(ck["scheduler"])
+        if "best" in ck:  # runs checkpointed before best.py start tracking at the resume
+            self.best.load_state_dict(ck["best"])
         self.rule.load_state_dict(ck["rule"])
         for hook in self.hooks:
             hook.load_state_dict(ck.get("hooks", {}).get(hook.name, {}))
@@ -223,7 +242,10 @@ class _Loop:
             "noise_generator": self.noise_gen.get_state(), "step": step,
             "n_snapshots": self.writer.count, "seconds": seconds,
             "completed": completed, "steps_done": self.config.steps,
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "best": self.best.state_dict(),
         })
+        self.best.save(self.dir.path)
 
     # --- one update ------------------------------------------------------------------------
     def _batch(self):
@@ -284,6 +306,8 @@ class _Loop:
             params[name].grad = g.reshape(params[name].shape).to(params[name].dtype)
         self.opt.step()
         self.opt.zero_grad(set_to_none=True)
+        if self.scheduler is not None:
+            self.scheduler.step()
 
     # --- the loop --------------------------------------------------------------------------
     def run(self, *, progress: bool) -> Run:
@@ -324,6 +348,7 @@ class _Loop:
                     if record:
                         self._record(step, loss, score)
                     if step < c.steps:
+                        self.best.observe(step, loss)
                         self._apply(self._with_hooks(result.grads, batch, step))
                         advance(float(np.mean(loss)))
         except TrainingDiverged:
@@ -338,6 +363,8 @@ class _Loop:
             raise
         seconds = time.perf_counter() - t0
         self._checkpoint(c.steps + 1, seconds, completed=True)
+        if c.restore_best:
+            self.best.snapshot().load_into(self.model)
         if self.dir is not None:
             self.dir.write_status("completed", step=c.steps, seconds=seconds)
         return self._result("completed", loss)
@@ -352,6 +379,7 @@ class _Loop:
         if self.dir is not None:
             self.dir.write_metrics(self.rows, self.extra_fields)
             self.dir.write_status("diverged", step=step, message=msg, seconds=seconds)
+            self.best.save(self.dir.path)  # the best parameters before the divergence
             msg += f" Run directory: {self.dir.path}"
         raise TrainingDiverged(msg, self._result("diverged", loss))
 
@@ -361,7 +389,7 @@ class _Loop:
             loss = np.atleast_1d(traj.loss[-1])  # nothing ran: the run was already complete
         return Run(path=None if self.dir is None else self.dir.path, status=status,
                    steps=self.config.steps, final_loss=loss, trajectory=traj,
-                   model=self.model)
+                   model=self.model, best=self.best.snapshot() if self.best.seen else None)
 
 
 def _member(batch: Batch, e: int) -> Batch:

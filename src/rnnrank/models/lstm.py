@@ -26,6 +26,7 @@ class LSTMConfig:
     n_layers: int = 2
     dropout: float = 0.5
     seed: int = 0
+    forget_bias: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -36,12 +37,15 @@ class LSTMNet(nn.Module):
 
     Args:
         n_in, n_hidden, n_out: sizes; n_layers: stacked LSTM layers; dropout: between layers
-            (active only during training, i.e. ``run(grad=True)``); seed: of the initial weights.
+            (active only during training, i.e. ``run(grad=True)``); seed: of the initial weights;
+            forget_bias: added to every layer's forget-gate bias at initialisation (PyTorch's
+            default init has none; 1.0 lets gradients reach far back, Jozefowicz et al. 2015).
         dtype, device: of the parameters.
     """
 
     def __init__(self, n_in: int, n_hidden: int, n_out: int, *, n_layers: int = 2,
-                 dropout: float = 0.5, seed: int = 0, dtype=torch.float32, device=None) -> None:
+                 dropout: float = 0.5, seed: int = 0, forget_bias: float = 0.0,
+                 dtype=torch.float32, device=None) -> None:
         super().__init__()
         for name, value in (("n_in", n_in), ("n_hidden", n_hidden), ("n_out", n_out),
                             ("n_layers", n_layers)):
@@ -49,12 +53,16 @@ class LSTMNet(nn.Module):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        self.config = LSTMConfig(n_in, n_hidden, n_out, n_layers, float(dropout), int(seed))
+        self.config = LSTMConfig(n_in, n_hidden, n_out, n_layers, float(dropout), int(seed),
+                                 float(forget_bias))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.lstm = nn.LSTM(n_in, n_hidden, num_layers=n_layers,
                                 dropout=dropout if n_layers > 1 else 0.0)
             self.readout = nn.Linear(n_hidden, n_out)
+        with torch.no_grad():  # gates are stacked (i, f, g, o): f is the second quarter
+            for layer in range(n_layers):
+                getattr(self.lstm, f"bias_ih_l{layer}")[n_hidden:2 * n_hidden] += forget_bias
         self.to(dtype=dtype, device=device)
 
     ensemble_size = 1

@@ -20,4 +20,5 @@ from .neurogym_adapter import NeurogymTask as NeurogymTask
 from .reach import Reach as Reach
 from .romo import Romo as Romo
 from .sentiment import Sentiment as Sentiment
+from .sentiment_memory import SentimentMemory as SentimentMemory
 from .sine import Sine as Sine
