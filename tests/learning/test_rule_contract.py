@@ -4,7 +4,9 @@ For each pair the rule either declares it cannot train the model (and ``rr.train
 message) or: its gradients are named and shaped like the trainable parameters and finite; a run
 is determined by its seed; and the training loss falls on an easy problem (mean of the last five
 updates vs the first five — a window, not one noisy batch; BPTT measured 0.005–0.03 against the
-bound 0.7, identical under ATEN_CPU_CAPABILITY=default and 2 threads).
+bound 0.7, e-prop 0.007–0.02, FA 0.014–0.07, RFLO 0.015–0.08, identical under
+ATEN_CPU_CAPABILITY=default and 2 threads). Rules whose traces are derived for the rate step
+(e-prop, RFLO, FA) declare they cannot train the LSTM.
 """
 
 from __future__ import annotations

@@ -45,6 +45,10 @@ class FeedbackAlignment(LearningRule):
         self.B: Tensor | None = None
         self._workspace = Workspace()
 
+    def supports(self, model: nn.Module) -> bool:
+        """The feedback path is the rate network's adjoint: a ``RateRNN`` only."""
+        return isinstance(model, RateRNN)
+
     def init(self, model: nn.Module, generator: torch.Generator) -> None:
         self.B = draw_uniform_feedback(online.require_rate_rnn(model, self.name), generator)
 

@@ -160,6 +160,10 @@ class FeedbackRule(LearningRule):
         self.chunk = check_chunk(chunk)
         self.B: Tensor | None = None
 
+    def supports(self, model: nn.Module) -> bool:
+        """Traces are derived for the leaky rate step: a ``RateRNN`` only."""
+        return isinstance(model, RateRNN)
+
     def random_std(self, model: RateRNN) -> float:
         return 1.0 / math.sqrt(model.n_rec)
 
