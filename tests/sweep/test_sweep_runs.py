@@ -62,6 +62,10 @@ def test_each_run_of_an_ensemble_sweep_is_the_run_trained_alone(tmp_path, max_en
         np.testing.assert_allclose(w, np.asarray(run.trajectory.weights), rtol=0, atol=1e-10)
         np.testing.assert_allclose(rr.load_trajectory(row["path"]).loss, run.trajectory.loss,
                                    rtol=1e-10)
+        # its best snapshot is the lone run's (step, and parameters to round-off)
+        best, ref_best = rr.load_best(row["path"]), rr.load_best(ref)
+        np.testing.assert_array_equal(best.step, ref_best.step)
+        np.testing.assert_allclose(best.params["W"], ref_best.params["W"], rtol=0, atol=1e-10)
         # config.yaml as a lone run writes it: `rnnrank train --out <run>` can extend it
         assert (ref / "config.yaml").read_text() == \
             (tmp_path / "sweep" / "runs" / row["name"] / "config.yaml").read_text()

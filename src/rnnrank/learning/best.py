@@ -90,6 +90,7 @@ class BestTracker:
 
     def state_dict(self) -> dict:
         return {"recent": torch.from_numpy(self.recent.copy()), "seen": self.seen,
+                "window": self.window,
                 "best_loss": torch.from_numpy(self.best_loss.copy()),
                 "best_step": torch.from_numpy(self.best_step.copy()),
                 "params": {n: t.clone() for n, t in self.params.items()}}
@@ -103,10 +104,23 @@ class BestTracker:
 
     def save(self, run_dir: Path) -> None:
         """Write ``best.pt`` atomically (plain tensors: loads with ``weights_only=True``)."""
-        save_torch_atomic(Path(run_dir) / BEST_FILE, {
-            "step": torch.from_numpy(self.best_step.copy()),
-            "loss": torch.from_numpy(self.best_loss.copy()), "window": self.window,
-            "params": {n: t.detach().cpu() for n, t in self.params.items()}})
+        save_best_file(run_dir, self.state_dict())
+
+
+def save_best_file(run_dir: Path, state: dict) -> None:
+    """``best.pt`` of a run directory from a tracker's ``state_dict``."""
+    save_torch_atomic(Path(run_dir) / BEST_FILE, {
+        "step": state["best_step"].clone(), "loss": state["best_loss"].clone(),
+        "window": int(state["window"]),
+        "params": {n: t.detach().cpu() for n, t in state["params"].items()}})
+
+
+def member_state(state: dict, e: int) -> dict:
+    """Member e's share of an ensemble tracker's ``state_dict``, as a single network's."""
+    return {"recent": state["recent"][:, e:e + 1].clone(), "seen": state["seen"],
+            "window": state["window"], "best_loss": state["best_loss"][e:e + 1].clone(),
+            "best_step": state["best_step"][e:e + 1].clone(),
+            "params": {n: t[e].clone() for n, t in state["params"].items()}}
 
 
 def load_best(path: str | Path) -> BestSnapshot:

@@ -34,12 +34,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..models.rate_rnn import RateRNN
-from ..tasks.base import Batch
 from . import online
-from .rules import LossFn, RuleResult, register_rule
+from .rules import register_rule
 
 
 @torch.no_grad()
@@ -113,10 +112,4 @@ class EProp(online.FeedbackRule):
 
     default_feedback = "symmetric"
 
-    def gradients(
-        self, model: nn.Module, batch: Batch, *, loss_fn: LossFn, noise: Tensor | None
-    ) -> RuleResult:
-        model = online.require_rate_rnn(model, self.name)
-        loss, grads, outputs = eprop(model, batch.inputs, loss_fn, self.feedback_matrix(model),
-                                     noise=noise, chunk=self.chunk)
-        return RuleResult(loss, grads, outputs)
+    estimate = staticmethod(eprop)

@@ -27,8 +27,9 @@ from torch import Tensor, nn
 from ..models import rate_dynamics as rd
 from ..models import recurrence as rec
 from ..models.rate_rnn import RateRNN
+from ..tasks.base import Batch
 from .rate_bptt import output_error
-from .rules import LearningRule
+from .rules import LearningRule, LossFn, RuleResult
 
 DEFAULT_CHUNK = 50
 
@@ -163,6 +164,17 @@ class FeedbackRule(LearningRule):
     def supports(self, model: nn.Module) -> bool:
         """Traces are derived for the leaky rate step: a ``RateRNN`` only."""
         return isinstance(model, RateRNN)
+
+    # The rule's estimator: fn(model, inputs, loss_fn, B, *, noise, chunk) → (loss, grads, out)
+    estimate: ClassVar[Callable]
+
+    def gradients(self, model: nn.Module, batch: Batch, *, loss_fn: LossFn,
+                  noise: Tensor | None) -> RuleResult:
+        model = require_rate_rnn(model, self.name)
+        loss, grads, outputs = type(self).estimate(model, batch.inputs, loss_fn,
+                                                   self.feedback_matrix(model), noise=noise,
+                                                   chunk=self.chunk)
+        return RuleResult(loss, grads, outputs)
 
     def random_std(self, model: RateRNN) -> float:
         return 1.0 / math.sqrt(model.n_rec)

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..learning.best import member_state, save_best_file
 from ..learning.config import TrainConfig
 from ..learning.rules import make_rule
 from ..learning.run_config import run_config
@@ -55,7 +56,8 @@ def build(options: dict, *, gain=None, seed=None) -> tuple[RateRNN, Task, dict]:
     kw = dict(rule=o["rule"], steps=o["steps"], lr=o["lr"], optimizer=o["optimizer"],
               batch_size=o["batch_size"], record_every=o["record_every"],
               checkpoint_every=o["checkpoint_every"], seed=o["seed"], grad_clip=o["grad_clip"],
-              **o["rule_options"])
+              lr_warmup=o["lr_warmup"], lr_schedule=o["lr_schedule"],
+              rule_options=o["rule_options"])
     return model, task, kw
 
 
@@ -109,7 +111,8 @@ def _train_config(options: dict, *, seed: int, independent_batches: bool):
                          lr=options["lr"], optimizer=options["optimizer"],
                          batch_size=options["batch_size"], record_every=options["record_every"],
                          seed=seed, checkpoint_every=options["checkpoint_every"],
-                         grad_clip=options["grad_clip"],
+                         grad_clip=options["grad_clip"], lr_warmup=options["lr_warmup"],
+                         lr_schedule=options["lr_schedule"],
                          independent_batches=independent_batches)
     return config, rule
 
@@ -181,7 +184,10 @@ def _split(group_dir: Path, members: list[dict], member_dirs: list[Path]) -> Non
         d = RunDir(tmp)
         d.write_config(run_config(model, task, config))
         d.write_metrics([(s, 0, loss, score, sec) for s, m, loss, score, sec in rows if m == e])
-        d.save_checkpoint(_member_checkpoint(ck, e))
+        member_ck = _member_checkpoint(ck, e)
+        d.save_checkpoint(member_ck)
+        if "best" in member_ck:
+            save_best_file(tmp, member_ck["best"])
         shapes = {k: tuple(v.shape) for k, v in model.recorded_parameters().items()}
         writers.append(TrajectoryWriter(tmp, shapes, 1, max(K, 1), ensemble=False,
                                         dtype=str(np.dtype(traj.weights.dtype))))
@@ -219,6 +225,8 @@ def _member_checkpoint(ck: dict, e: int) -> dict:
     out["model"] = take(ck["model"])
     opt = ck["optimizer"]
     out["optimizer"] = {"state": take(opt["state"]), "param_groups": opt["param_groups"]}
+    if "best" in ck:  # the best-parameter tracker: member e's, in a single network's layout
+        out["best"] = member_state(ck["best"], e)
     out["batch_generator"] = ck["batch_generator"][e].clone()
     out["noise_generator"] = ck["noise_generator"][e].clone()
     return out

@@ -29,7 +29,8 @@ TRAIN_OPTIONS: dict[str, object] = {
     "task": "flipflop", "task_options": {}, "n_rec": 256, "gain": 1.5, "nonlinearity": "tanh",
     "dt": 0.2, "tau": 1.0, "noise": 0.0, "init": "gaussian", "rule": "bptt", "rule_options": {},
     "steps": 2000, "lr": 1e-3, "optimizer": "adam", "batch_size": 32, "record_every": 10,
-    "checkpoint_every": 100, "seed": 0, "grad_clip": None, "dtype": "float32", "device": "cpu",
+    "checkpoint_every": 100, "seed": 0, "grad_clip": None, "lr_warmup": 0,
+    "lr_schedule": "constant", "dtype": "float32", "device": "cpu",
 }
 ANALYZE_OPTIONS: dict[str, object] = {
     "run": None, "matrix_rank": True, "tensor_rank": False, "ranks": [1, 2, 3, 4, 5, 6, 7, 8],

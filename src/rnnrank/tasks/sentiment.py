@@ -23,24 +23,12 @@ from torch import Tensor
 from .base import Batch, Task, register_task
 
 
-@register_task("sentiment")
-@dataclass(frozen=True)
-class Sentiment(Task):
-    vocab: int = 200
-    embed: int = 32
-    length: int = 20
-    valenced: float = 0.3
-    negators: int = 3
-    vocab_seed: int = 0
-    dt: float = 0.2  # one word per step; only a RateRNN reads it (an LSTM has no time constant)
+class WordClassification(Task):
+    """Base of the sentence tasks: inputs are word vectors [T, B, embed], the label (negative,
+    positive) is a one-hot target at the last word only, scored by the accuracy of the argmax."""
 
+    embed: int
     score_name = "accuracy"
-
-    def __post_init__(self) -> None:
-        if self.vocab < self.negators + 2:
-            raise ValueError(f"vocab must exceed negators + 1, got vocab={self.vocab}")
-        if not 0.0 < self.valenced <= 1.0:
-            raise ValueError(f"valenced must be in (0, 1], got {self.valenced}")
 
     @property
     def n_in(self) -> int:
@@ -49,6 +37,38 @@ class Sentiment(Task):
     @property
     def n_out(self) -> int:
         return 2
+
+    @staticmethod
+    def last_word_batch(emb: Tensor, words: Tensor, label: Tensor, **info: Tensor) -> Batch:
+        """The batch of sentences ``words`` [T, B] (indices into ``emb``) labelled ``label`` [B]."""
+        T, B = words.shape
+        targets = torch.zeros(T, B, 2)
+        targets[-1, torch.arange(B), label] = 1.0
+        mask = torch.zeros_like(targets)
+        mask[-1] = 1.0
+        return Batch(emb[words], targets, mask, {"label": label, "words": words.T, **info})
+
+    def score(self, outputs: Tensor, batch: Batch) -> Tensor:
+        label = batch.info["label"].to(outputs.device)  # [B] broadcasts against [..., B]
+        return (outputs[-1].argmax(-1) == label).to(outputs.dtype).mean(-1)
+
+
+@register_task("sentiment")
+@dataclass(frozen=True)
+class Sentiment(WordClassification):
+    vocab: int = 200
+    embed: int = 32
+    length: int = 20
+    valenced: float = 0.3
+    negators: int = 3
+    vocab_seed: int = 0
+    dt: float = 0.2  # one word per step; only a RateRNN reads it (an LSTM has no time constant)
+
+    def __post_init__(self) -> None:
+        if self.vocab < self.negators + 2:
+            raise ValueError(f"vocab must exceed negators + 1, got vocab={self.vocab}")
+        if not 0.0 < self.valenced <= 1.0:
+            raise ValueError(f"valenced must be in (0, 1], got {self.valenced}")
 
     def lexicon(self) -> tuple[Tensor, Tensor]:
         """(embeddings [vocab, embed], valence [vocab] in {−1, 0, +1}; negators have valence 0)."""
@@ -72,12 +92,4 @@ class Sentiment(Task):
         coin = torch.randint(0, 2, (batch_size,), generator=generator)
         decided = torch.where(total != 0, total, last)
         label = torch.where(decided == 0, coin, (decided > 0).long())
-        targets = torch.zeros(self.length, batch_size, 2)
-        targets[-1, torch.arange(batch_size), label] = 1.0
-        mask = torch.zeros_like(targets)
-        mask[-1] = 1.0
-        return Batch(emb[words], targets, mask, {"label": label, "words": words.T})
-
-    def score(self, outputs: Tensor, batch: Batch) -> Tensor:
-        label = batch.info["label"].to(outputs.device)  # [B] broadcasts against [..., B]
-        return (outputs[-1].argmax(-1) == label).to(outputs.dtype).mean(-1)
+        return self.last_word_batch(emb, words, label)

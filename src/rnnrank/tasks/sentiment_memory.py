@@ -43,14 +43,15 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .base import Batch, Task, register_task
+from .base import Batch, register_task
+from .sentiment import WordClassification
 
 STOP = 0  # index of the full stop in the vocabulary
 
 
 @register_task("sentiment_memory")
 @dataclass(frozen=True)
-class SentimentMemory(Task):
+class SentimentMemory(WordClassification):
     vocab: int = 200
     embed: int = 32
     length: int = 20
@@ -62,8 +63,6 @@ class SentimentMemory(Task):
     tail_valenced: float = 0.3
     vocab_seed: int = 0
     dt: float = 0.2  # one word per step; only a RateRNN reads it (an LSTM has no time constant)
-
-    score_name = "accuracy"
 
     def __post_init__(self) -> None:
         lo, hi = self.clause
@@ -83,14 +82,6 @@ class SentimentMemory(Task):
         if int((self.lexicon()[1] != 0).sum()) < 2:
             raise ValueError(f"the lexicon has fewer than 2 valenced words (vocab={self.vocab}, "
                              f"valenced={self.valenced}); raise vocab or valenced")
-
-    @property
-    def n_in(self) -> int:
-        return self.embed
-
-    @property
-    def n_out(self) -> int:
-        return 2
 
     def lexicon(self) -> tuple[Tensor, Tensor]:
         """(embeddings [vocab, embed], valence [vocab] in {−1, 0, +1}); the full stop and the
@@ -137,13 +128,4 @@ class SentimentMemory(Task):
         first = signed.gather(0, first_idx[None])[0]
         label = (torch.where(total != 0, total, first) > 0).long()
 
-        targets = torch.zeros(T, B, 2)
-        targets[-1, torch.arange(B), label] = 1.0
-        mask = torch.zeros_like(targets)
-        mask[-1] = 1.0
-        return Batch(emb[words], targets, mask,
-                     {"label": label, "words": words.T, "clause_len": clause_len})
-
-    def score(self, outputs: Tensor, batch: Batch) -> Tensor:
-        label = batch.info["label"].to(outputs.device)  # [B] broadcasts against [..., B]
-        return (outputs[-1].argmax(-1) == label).to(outputs.dtype).mean(-1)
+        return self.last_word_batch(emb, words, label, clause_len=clause_len)
