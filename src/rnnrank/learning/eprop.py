@@ -93,12 +93,7 @@ def eprop(
         if "x0" in wanted:
             decay = kappa ** torch.arange(t0 + 1, t0 + C + 1, dtype=L.dtype, device=L.device)
             gx0 += torch.einsum("c,cebn->en", decay, L)
-    grads = online.split_presynaptic(G, N, wanted)
-    if "V" in wanted:
-        grads["V"] = GV
-    if "x0" in wanted:
-        grads["x0"] = gx0
-    return loss, online.squeeze_single(model, grads), outputs
+    return loss, online.named_gradients(model, G, wanted, V=GV, x0=gx0), outputs
 
 
 @register_rule("eprop")

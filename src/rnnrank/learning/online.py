@@ -24,6 +24,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
+from ..ensemble import without_members
 from ..models import rate_dynamics as rd
 from ..models import recurrence as rec
 from ..models.rate_rnn import RateRNN
@@ -136,9 +137,13 @@ def draw_feedback(model: RateRNN, generator: torch.Generator, std: float) -> Ten
     return B.to(dtype=model.W.dtype, device=model.W.device)
 
 
-def squeeze_single(model: RateRNN, grads: dict[str, Tensor]) -> dict[str, Tensor]:
-    """Drop the member axis for a single (non-ensemble) network."""
-    return grads if model.is_ensemble else {k: v[0] for k, v in grads.items()}
+def named_gradients(model: RateRNN, G: Tensor, wanted: set[str],
+                    **others: Tensor) -> dict[str, Tensor]:
+    """The gradients the model asked for, in its own layout: W, U, b split from G [E, N, M],
+    plus ``others`` (e.g. V, x0) in ensemble layout."""
+    grads = split_presynaptic(G, model.n_rec, wanted)
+    grads.update({k: v for k, v in others.items() if k in wanted})
+    return {k: without_members(v, model.is_ensemble) for k, v in grads.items()}
 
 
 FEEDBACKS = ("symmetric", "random")

@@ -93,10 +93,7 @@ def rflo(
         P.baddbmm_(dd, zz, beta=kappa ** C, alpha=alpha)
         if "V" in wanted:
             GV += online.readout_gradient(err, rates[1:])
-    grads = online.split_presynaptic(G, N, wanted)
-    if "V" in wanted:
-        grads["V"] = GV
-    return loss, online.squeeze_single(model, grads), outputs
+    return loss, online.named_gradients(model, G, wanted, V=GV), outputs
 
 
 @register_rule("rflo")
