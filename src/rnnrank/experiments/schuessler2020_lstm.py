@@ -56,7 +56,11 @@ def paper_lstm() -> LSTMSetup:
 
 
 def quick_lstm() -> LSTMSetup:
-    return LSTMSetup(hidden=64, steps=1200, lr=1e-2, record_every=100, test_batch=1024,
+    """Hidden 64, Adam 5e-4 for 4000 updates (~1 min): a small learning rate keeps ‖ΔW_hh‖ below
+    ‖W_hh(0)‖ as in the paper's regime (at 1e-2 the change dwarfed W0, ‖ΔW‖ ≈ 29 vs ≈ 9, and
+    truncating W or ΔW came to the same thing). Measured: accuracy 0.937 (untrained 0.530);
+    without layer 1's ΔW_hh 0.530, without layer 2's 0.935."""
+    return LSTMSetup(hidden=64, steps=4000, lr=5e-4, record_every=200, test_batch=1024,
                      task={"vocab": 300, "embed": 32, "length": 20})
 
 
