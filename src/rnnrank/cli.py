@@ -378,6 +378,10 @@ def sweep(
     if len(failed):
         summary["first_failure"] = f"{failed.iloc[0]['name']}: {failed.iloc[0]['message']}"
     _emit(summary, as_json)
+    if len(failed):
+        print(f"rnnrank: {len(failed)} of {len(table)} runs failed; see "
+              f"{out / 'table.csv'} and each run's status.json", file=sys.stderr)
+        raise typer.Exit(1)
 
 
 @app.command("sweep-report", epilog="Example: rnnrank sweep-report runs/sweep")
@@ -401,7 +405,8 @@ def main(argv: list[str] | None = None) -> int:
     from rnnrank.learning.trainer import TrainingDiverged
 
     try:
-        app(args=argv, standalone_mode=False, prog_name="rnnrank")
+        # Without standalone mode click returns a typer.Exit's code instead of raising it.
+        code = app(args=argv, standalone_mode=False, prog_name="rnnrank")
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
@@ -422,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
         print(f"rnnrank: error: {exc.format_message()}{hint}", file=sys.stderr)
         return 2
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

@@ -67,6 +67,17 @@ def _device(name: str) -> str:
     return name
 
 
+def validate(options: dict) -> None:
+    """Raise what ``rnnrank train`` would raise for these options, without training.
+
+    Builds the task, the model, the rule and the training configuration and checks that they fit
+    together, so a sweep refuses a bad run before its first run starts.
+    """
+    model, task, _ = build(options)
+    _train_config(options, seed=options["seed"], independent_batches=False)
+    _check_model_task(model, task)
+
+
 def train_alone(options: dict, out: Path) -> Run:
     """The run trained by itself into ``out`` (resumed or extended if ``out`` holds it)."""
     model, task, kw = build(options)
