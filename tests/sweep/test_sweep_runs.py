@@ -171,6 +171,9 @@ def test_kill_minus_9_of_a_sweep_loses_no_finished_run_and_resumes(tmp_path):
     finished = collect(out)
     done = finished[finished["status"] == "completed"]
     assert len(done) == 2 and set(done["lr"]) == {0.01}
+    killed = finished[finished["status"] != "completed"]  # the ensemble that was training
+    assert list(killed["status"]) == ["killed"] * 2, killed[["status", "message"]]
+    assert killed["message"].str.contains("in ensemble groups/").all()
     stamps = {p: os.stat(os.path.join(p, "status.json")).st_mtime_ns for p in done["path"]}
     k = len(rr.load_trajectory(group))
     assert k >= 6 and np.isfinite(np.asarray(rr.load_trajectory(group).weights)).all()

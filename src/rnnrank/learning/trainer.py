@@ -246,6 +246,8 @@ class _Loop:
             "best": self.best.state_dict(),
         })
         self.best.save(self.dir.path)
+        if not completed:  # the heartbeat: progress so far, and who is making it
+            self.dir.write_status("running", step=step)
 
     # --- one update ------------------------------------------------------------------------
     def _batch(self):

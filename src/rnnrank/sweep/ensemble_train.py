@@ -29,6 +29,7 @@ from ..learning.rules import make_rule
 from ..learning.run_config import run_config
 from ..learning.trainer import Run, _check_model_task, _Loop, train
 from ..models import RateRNN
+from ..store.atomic import write_json_atomic
 from ..store.run_dir import RunDir
 from ..store.trajectory import Trajectory, TrajectoryWriter
 from ..tasks import Batch, make
@@ -38,6 +39,7 @@ from ..tasks.base import Task
 NOISE_SEED_OFFSET = 7919
 GROUPABLE_KEYS = ("gain", "seed")  # what may differ between the members of one ensemble
 SPLIT_BLOCK = 16  # snapshots read from the group's store at once while splitting
+MEMBERS = "members.json"  # in a group directory: the run directories it trains (for collect)
 
 
 def build(options: dict, *, gain=None, seed=None) -> tuple[RateRNN, Task, dict]:
@@ -111,6 +113,7 @@ def train_ensemble(members: list[dict], member_dirs: list[Path], group_dir: Path
     loop = _MemberSeededLoop(model, task, rule, config, group_dir, member_seeds=seeds)
     if rule.state_dict():
         raise NotGroupable(f"rule {rule.name!r} draws random state at init")
+    write_json_atomic(group_dir / MEMBERS, {"dirs": [str(d) for d in member_dirs]})
     loop.run(progress=False)
     _split(group_dir, members, member_dirs)
 
