@@ -74,13 +74,20 @@ QUICKSTART_WARMUP = 0
 QUICKSTART_SCHEDULE = "constant"
 
 TASK_OPT_HELP = "Task option KEY=VALUE (repeatable), e.g. --task-option n_bits=3"
+# Listed in --help without importing torch at startup; tests/test_cli.py checks them against the
+# registries, so a newly registered task or rule fails the test until it is named here.
+TASK_NAMES = ("flipflop", "mante", "romo", "reach", "sine", "delayed_xor", "sentiment",
+              "sentiment_memory", "neurogym")
+RULE_NAMES = ("bptt", "eprop", "rflo", "fa")
+PAPERS = ("schuessler2020", "pellegrino2023", "liu2024")
 
 
 @app.command(epilog="Example: rnnrank train --task flipflop --n-rec 256 --gain 1.5 --rule bptt "
              "--steps 2000 --record-every 10 --seed 0 --out runs/ff")
 def train(
     out: Annotated[Path, typer.Option(help="Run directory (resumed if it holds this run).")],
-    task: Annotated[str, typer.Option(help="Registered task name.")] = "flipflop",
+    task: Annotated[str, typer.Option(help=f"Registered task: {', '.join(TASK_NAMES)}.")]
+    = "flipflop",
     task_option: Annotated[list[str] | None, typer.Option(help=TASK_OPT_HELP)] = None,
     n_rec: Annotated[int, typer.Option(help="Number of recurrent units N.")] = 256,
     gain: Annotated[float, typer.Option(help="Gain g of W0 = g·J/√N.")] = 1.5,
@@ -89,7 +96,8 @@ def train(
     tau: Annotated[float, typer.Option(help="Time constant τ.")] = 1.0,
     noise: Annotated[float, typer.Option(help="Private noise σ.")] = 0.0,
     init: Annotated[str, typer.Option(help="gaussian, orthogonal or sparse.")] = "gaussian",
-    rule: Annotated[str, typer.Option(help="Learning rule.")] = "bptt",
+    rule: Annotated[str, typer.Option(help=f"Learning rule: {', '.join(RULE_NAMES)}.")]
+    = "bptt",
     rule_option: Annotated[list[str] | None, typer.Option(
         help="Rule option KEY=VALUE, e.g. --rule-option truncation=10")] = None,
     steps: Annotated[int, typer.Option(help="Parameter updates.")] = 2000,
@@ -97,8 +105,8 @@ def train(
     optimizer: Annotated[str, typer.Option(help="adam or sgd.")] = "adam",
     batch_size: Annotated[int, typer.Option(help="Trials per update.")] = 32,
     grad_clip: Annotated[float | None, typer.Option(
-        help="Clip each member's gradient norm to this value (default: no clipping; 1.0 kept "
-        "flip-flop networks solved at Adam 1e-3 to 2e-3, benchmarks/stability.py).")] = None,
+        help="Clip each member's gradient norm (default: none; 1.0 keeps flip-flop solved at "
+        "Adam 1e-3..2e-3).")] = None,
     lr_warmup: Annotated[int, typer.Option(
         help="Updates of linear learning-rate warm-up (0: none).")] = 0,
     lr_schedule: Annotated[str, typer.Option(
@@ -185,7 +193,7 @@ def report(
 
 @app.command(epilog="Example: rnnrank reproduce schuessler2020 --quick --out runs/schuessler")
 def reproduce(
-    paper: Annotated[str, typer.Argument(help="Paper to reproduce: schuessler2020, liu2024.")],
+    paper: Annotated[str, typer.Argument(help=f"Paper to reproduce: {', '.join(PAPERS)}.")],
     out: Annotated[Path | None, typer.Option(help="Report and run directory (resumable).")]
     = None,
     quick: Annotated[bool, typer.Option(help="Reduced sizes: < 10 min on 2 cores.")] = False,
@@ -229,6 +237,7 @@ def analyze(
     from rnnrank.analysis.run_analysis import matrix_rank_report
     from rnnrank.analysis.tensor_rank_report import tensor_rank_report
 
+    rank_list = _parse_ranks(ranks) if tensor_rank else None  # every check before any work
     if not (run / "config.yaml").exists():
         raise BadInput(f"{run} is not a run directory (no config.yaml); pass the --out of a "
                        "finished or running 'rnnrank train'")
@@ -239,7 +248,7 @@ def analyze(
     if matrix_rank:
         summary["matrix_rank"] = matrix_rank_report(run, member=member, batch_size=batch_size)
     if tensor_rank:
-        summary["tensor_rank"] = tensor_rank_report(run, ranks=_parse_ranks(ranks),
+        summary["tensor_rank"] = tensor_rank_report(run, ranks=rank_list,
                                                     member=member, n_restarts=restarts)
     if lyapunov or fixed_points:
         from rnnrank.dynamics.run_report import dynamics_report
@@ -326,6 +335,9 @@ def _parse_ranks(text: str) -> list[int]:
         for sep in ("..", "-"):
             if sep in text:
                 lo, hi = (int(v) for v in text.split(sep))
+                if hi < lo:
+                    raise BadInput(f"--ranks {text!r} runs backwards; write the smaller rank "
+                                   f"first, e.g. {hi}-{lo}")
                 ranks = list(range(lo, hi + 1))
                 break
         else:
