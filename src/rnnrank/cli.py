@@ -276,17 +276,41 @@ def fit(
     loss: Annotated[str, typer.Option(help="mse (rates), poisson (counts) or gamma.")] = "mse",
     alpha: Annotated[float, typer.Option(help="dt/τ of the fitted dynamics per bin.")] = 0.2,
     max_iter: Annotated[int, typer.Option(help="Adam iterations at most per fit.")] = 1500,
+    align_to: Annotated[str | None, typer.Option(
+        help="NWB: trials-table column of event times that defines t = 0 (default start_time).")]
+    = None,
+    before: Annotated[float | None, typer.Option(help="NWB: seconds before the event.")] = None,
+    after: Annotated[float | None, typer.Option(
+        help="NWB: seconds after the event (default: the shortest trial).")] = None,
+    bin_size: Annotated[float | None, typer.Option(help="NWB: seconds per bin (0.01).")] = None,
+    smooth: Annotated[float | None, typer.Option(
+        help="NWB: Gaussian smoothing σ in bins (0: counts).")] = None,
+    zscore: Annotated[bool | None, typer.Option(
+        "--zscore/--no-zscore", help="NWB: z-score each neuron after smoothing.")] = None,
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("fits/fit"),
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
-    """Fit a low-tensor-rank RNN W(k) = Σ_r c_r(k) a_r b_rᵀ to a recording (or CV its rank)."""
+    """Fit a low-tensor-rank RNN W(k) = Σ_r c_r(k) a_r b_rᵀ to a recording (or CV its rank).
+
+    A .npz/.h5 recording holds ``data`` [time, trial, neuron] (counts or rates) and optionally
+    ``condition``, ``trial_id``, ``epoch`` [trial], ``times`` [time] and ``mask``; an .nwb file
+    is binned into trials by the NWB options (the same as rnnrank.fitting.load_nwb's keywords).
+    """
     import rnnrank as rr
 
     if rank < 1:
         raise BadInput(f"--rank must be ≥ 1, got {rank}")
     if seeds < 1:
         raise BadInput(f"--seeds must be ≥ 1, got {seeds}")
-    rec = rr.fitting.load_recording(recording)
+    nwb_options = {k: v for k, v in dict(align_to=align_to, before=before, after=after,
+                                         bin_size=bin_size, smooth=smooth,
+                                         zscore=zscore).items() if v is not None}
+    if nwb_options and recording.suffix.lower() != ".nwb":
+        flags = ", ".join("--" + k.replace("_", "-") for k in nwb_options)
+        raise BadInput(f"{flags} bin an NWB file's spikes; {recording.name} is not .nwb (its "
+                       "array is fitted as stored)")
+    rec = rr.fitting.load_recording(recording, **nwb_options)
+    _warn_about_layout(rec, as_json)
     opts = rr.fitting.FitOptions(max_iter=max_iter)
     kw = dict(n_rec=n_rec, loss=loss, alpha=alpha, options=opts)
     t0 = time.perf_counter()
@@ -311,6 +335,18 @@ def fit(
         (out / "cv.json").write_text(json.dumps(summary, indent=2))
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     _emit(summary, as_json)
+
+
+def _warn_about_layout(rec, as_json: bool) -> None:
+    """Say what is fitted ([time, trial, neuron]) and warn when the axes look swapped."""
+    T, K, n = rec.shape
+    if not as_json:
+        print(f"fitting {T} time bins × {K} trials × {n} neurons "
+              f"({'spike counts' if rec.is_counts else 'rates'})", file=sys.stderr)
+    if T < 5 or (T < n and K < n):
+        print(f"rnnrank: warning: the recording has {T} time bins and {K} trials but {n} "
+              "neurons; rnnrank reads data as [time, trial, neuron]: are the axes swapped?",
+              file=sys.stderr)
 
 
 def _cross_validate_with_progress(rr, rec, ranks, scheme, seeds, kw, *, show: bool):
