@@ -316,11 +316,20 @@ def fit(
     t0 = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     if not cv:
-        result = rr.fitting.fit_ltr(rec, rank, n_seeds=seeds, **kw)
+        from rnnrank.report.fit_figures import fit_figure
+
+        history: list[tuple[int, float]] = []
+        result = rr.fitting.fit_ltr(rec, rank, n_seeds=seeds,
+                                    progress=lambda it, loss: history.append((it, loss)), **kw)
         result.save(out)
+        fit_figure(result, history).savefig(out / "fit.png", dpi=110)
         summary = {"recording": str(recording), "shape": list(rec.shape), "rank": rank,
-                   "train_error": result.train_error, "iterations": result.iterations,
-                   "fit": str(out / "fit.pt")}
+                   "loss": loss, "train_error": result.train_error,
+                   "iterations": result.iterations, "max_iter": max_iter,
+                   "fit": str(out / "fit.pt"), "figure": str(out / "fit.png")}
+        if result.iterations >= max_iter:
+            _warn(f"the fit stopped at --max-iter {max_iter} before its validation loss levelled "
+                  "off; raise --max-iter")
     else:
         rank_list = _parse_ranks(ranks)
         result = _cross_validate_with_progress(rr, rec, rank_list, scheme, seeds, kw,
@@ -332,9 +341,19 @@ def fit(
                    "scores": {str(r): v for r, v in result.scores.items()},
                    "baselines": result.baselines, "best_rank": result.best_rank,
                    "figure": str(out / "cv.png")}
+        if result.best_rank == max(rank_list) and len(rank_list) > 1:
+            _warn(f"cross-validation chose the largest rank tried ({result.best_rank}); the best "
+                  "rank may be larger: extend --ranks")
         (out / "cv.json").write_text(json.dumps(summary, indent=2))
     summary["seconds"] = round(time.perf_counter() - t0, 2)
+    if not cv:
+        (out / "fit.json").write_text(json.dumps(summary, indent=2))
     _emit(summary, as_json)
+
+
+def _warn(message: str) -> None:
+    """One warning line on stderr (kept out of stdout so --json output stays parseable)."""
+    print(f"rnnrank: warning: {message}", file=sys.stderr)
 
 
 def _warn_about_layout(rec, as_json: bool) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 
 import numpy as np
 import pytest
@@ -167,3 +168,19 @@ def test_cli_nwb_options_give_the_python_recording(tmp_path, monkeypatch, capsys
     np.savez(tmp_path / "r.npz", data=truth.astype(float))
     assert main(["fit", str(tmp_path / "r.npz"), "--bin-size", "0.02"]) == 2
     assert "--bin-size bin an NWB file's spikes" in capsys.readouterr().err
+
+
+def test_cli_fit_writes_a_summary_and_a_figure_and_warns_at_max_iter(tmp_path, capsys):
+    from rnnrank.cli import main
+
+    rng = np.random.default_rng(1)
+    np.savez(tmp_path / "r.npz", data=rng.standard_normal((12, 10, 4)))
+    out = tmp_path / "fit"
+    assert main(["fit", str(tmp_path / "r.npz"), "--rank", "1", "--n-rec", "4", "--max-iter",
+                 "3", "--out", str(out), "--json"]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads((out / "fit.json").read_text())
+    assert summary["shape"] == [12, 10, 4] and summary["iterations"] == 3
+    assert (out / "fit.png").stat().st_size > 10_000
+    assert "stopped at --max-iter 3" in captured.err
+    assert json.loads(captured.out)["figure"] == str(out / "fit.png")
