@@ -134,3 +134,18 @@ def test_bad_member_is_refused(report):
     run, _, _ = report
     with pytest.raises(ValueError, match=r"member must be in 0\.\.0 .* got 2"):
         write_report(run, member=2)
+
+
+def test_the_page_opens_with_what_was_trained_and_lists_every_plotted_rank(report):
+    run, out, _ = report
+    numbers = json.loads((out / "report.json").read_text())
+    opening = numbers["opening"]
+    assert "N = 12" in opening and "flipflop" in opening and "30 updates" in opening
+    fr = numbers["sections"]["truncation"]["functional_rank"]
+    assert (f"Functional rank {fr} of 12" in opening) if fr is not None else \
+        "No rank-R truncation" in opening
+    md = (out / "index.md").read_text()
+    assert md.index(opening) < md.index("## At a glance")
+    assert numbers["title"].endswith("g = 0.9")  # a number, not a list
+    table_ranks = [int(r) for r in re.findall(r"^\| R = (\d+)", md, flags=re.M)]
+    assert table_ranks == numbers["sections"]["truncation"]["ranks"]  # each R the curve plots
