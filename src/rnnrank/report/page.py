@@ -128,8 +128,8 @@ def _opening(config: dict, traj, parts, score_name: str, gain) -> str:
     text = (f"A rate network of N = {N} {m.get('nonlinearity', 'tanh')} units, started from "
             f"random connectivity W0 of gain g = {_g(gain)}, was trained on the {t['name']} task "
             f"with {tr.get('rule', 'bptt')} ({tr.get('optimizer', 'adam')}, lr {tr.get('lr', '?')})"
-            f" for {int(traj.steps[-1])} updates of {tr.get('batch_size', '?')} trials; its weights "
-            f"W(k) were recorded {len(traj)} times.")
+            f" for {int(traj.steps[-1])} updates of {tr.get('batch_size', '?')} trials; its "
+            f"weights W(k) were recorded {len(traj)} times.")
     if n.get("task"):
         text += (f" On fresh test trials its {score_name} is {n['task']['score_trained']:.3f} "
                  f"(untrained: {n['task']['score_initial']:.3f}).")
