@@ -127,3 +127,15 @@ def test_help_lists_every_registered_task_rule_and_paper(capsys):
 def test_backwards_rank_range_says_so(tmp_path, capsys):
     assert main(["analyze", str(tmp_path), "--tensor-rank", "--ranks", "3-1"]) == 2
     assert "runs backwards" in capsys.readouterr().err
+
+
+def test_analyze_prints_a_readable_table(tmp_path, capsys):
+    out = tmp_path / "ff"
+    assert main(["train", "--out", str(out), "--task-option", "n_bits=2", "--task-option",
+                 "duration=10", "--n-rec", "12", "--steps", "6", "--record-every", "2",
+                 "--dt", "0.5", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["analyze", str(out), "--tensor-rank", "--ranks", "1-2", "--restarts", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "{'" not in text and "tensor_rank.best_rank" in text  # no raw Python dicts
+    assert "none applies" in text  # an empty list of bounds is explained

@@ -40,9 +40,34 @@ def _emit(summary: dict, as_json: bool) -> None:
     from rich.table import Table
 
     table = Table(show_header=False, box=None)
-    for key, value in summary.items():
-        table.add_row(f"[bold]{key}[/]", str(value))
+    for key, value in _flat_items(summary):
+        table.add_row(f"[bold]{key}[/]", _readable(value))
     Console().print(table)
+
+
+def _flat_items(summary: dict, prefix: str = ""):
+    """(dotted key, value) pairs of a nested summary, for a two-column table."""
+    for key, value in summary.items():
+        if isinstance(value, dict) and value:
+            yield from _flat_items(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+def _readable(value, shown: int = 8) -> str:
+    """Numbers at 4 significant digits; long lists cut (``--json`` prints every value)."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        if not value:
+            return "none"
+        if all(isinstance(v, dict) for v in value):
+            return "; ".join(", ".join(f"{k} {_readable(v)}" for k, v in d.items())
+                             for d in value)
+        body = ", ".join(_readable(v) for v in value[:shown])
+        return f"[{body}{', …' if len(value) > shown else ''}]" + (
+            f" ({len(value)} values; --json for all)" if len(value) > shown else "")
+    return "—" if value is None else str(value)
 
 
 def _train_and_summarise(model, task, *, out: Path, as_json: bool, **train_kw) -> dict:
@@ -250,6 +275,10 @@ def analyze(
     if tensor_rank:
         summary["tensor_rank"] = tensor_rank_report(run, ranks=rank_list,
                                                     member=member, n_restarts=restarts)
+        if not as_json and not summary["tensor_rank"]["rank_bounds"]:
+            summary["tensor_rank"]["rank_bounds"] = (
+                "none applies: the proved bounds need a linear network trained by SGD from "
+                "W0 = 0 (rnnrank.analysis.rank_bounds)")
     if lyapunov or fixed_points:
         from rnnrank.dynamics.run_report import dynamics_report
 
