@@ -137,5 +137,5 @@ def test_analyze_prints_a_readable_table(tmp_path, capsys):
     capsys.readouterr()
     assert main(["analyze", str(out), "--tensor-rank", "--ranks", "1-2", "--restarts", "2"]) == 0
     text = capsys.readouterr().out
-    assert "{'" not in text and "tensor_rank.best_rank" in text  # no raw Python dicts
+    assert "{'" not in text and "best_rank" in text  # no raw Python dicts
     assert "none applies" in text  # an empty list of bounds is explained
