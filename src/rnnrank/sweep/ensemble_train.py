@@ -101,7 +101,7 @@ def train_ensemble(members: list[dict], member_dirs: list[Path], group_dir: Path
 
     Raises:
         NotGroupable: the rule holds random state; train the members alone instead.
-        TrainingDiverged, or whatever the training raised.
+        Exception: TrainingDiverged, or whatever the training raised.
     """
     first = members[0]
     if any(group_key(m) != group_key(first) for m in members):
