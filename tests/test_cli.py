@@ -117,8 +117,11 @@ def test_help_lists_every_registered_task_rule_and_paper(capsys):
     from rnnrank.experiments import REPRODUCTIONS
     from rnnrank.learning.rules import available_rules
 
-    assert sorted(TASK_NAMES) == sorted(rr.tasks.available_tasks())
-    assert sorted(RULE_NAMES) == sorted(available_rules())
+    def public(names):  # test doubles registered by other test modules start with "_"
+        return sorted(n for n in names if not n.startswith("_"))
+
+    assert sorted(TASK_NAMES) == public(rr.tasks.available_tasks())
+    assert sorted(RULE_NAMES) == public(available_rules())
     assert sorted(PAPERS) == sorted(REPRODUCTIONS)
     assert main(["reproduce", "--help"]) == 0
     assert "pellegrino2023" in capsys.readouterr().out

@@ -259,8 +259,8 @@ def analyze(
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON summary.")] = False,
 ) -> None:
     """Analyses of one run, written to RUN/analysis/ (PNG figures + JSON summaries)."""
-    from rnnrank.analysis.run_analysis import matrix_rank_report
-    from rnnrank.analysis.tensor_rank_report import tensor_rank_report
+    from rnnrank.report.run_matrix_rank import matrix_rank_report
+    from rnnrank.report.run_tensor_rank import tensor_rank_report
 
     rank_list = _parse_ranks(ranks) if tensor_rank else None  # every check before any work
     if not (run / "config.yaml").exists():
@@ -280,7 +280,7 @@ def analyze(
                 "none applies: the proved bounds need a linear network trained by SGD from "
                 "W0 = 0 (rnnrank.analysis.rank_bounds)")
     if lyapunov or fixed_points:
-        from rnnrank.dynamics.run_report import dynamics_report
+        from rnnrank.report.run_dynamics import dynamics_report
 
         if lyapunov_steps < 4:
             raise BadInput(f"--lyapunov-steps must be >= 4, got {lyapunov_steps}")

@@ -13,6 +13,7 @@ import torch
 
 import rnnrank as rr
 from rnnrank.report import write_report
+from rnnrank.store.run_dir import rebuild
 
 N, DT, BATCH = 12, 0.5, 24
 SECTIONS = ("Learning", "The network doing the task", "Performance vs rank of ΔW",
@@ -104,7 +105,7 @@ def test_truncation_numbers_match_an_independent_euler_loop(report):
     assert shown["loss_trained"] == pytest.approx(full, rel=rtol)
     assert shown["loss_initial"] == pytest.approx(untrained, rel=rtol)
     # performance_vs_rank called here gives every rank's loss and score as the page shows them.
-    model, _ = rr.analysis.run_analysis.rebuild(run)
+    model, _ = rebuild(run)
     ref = rr.analysis.performance_vs_rank(model, task, ranks, trajectory=traj,
                                           batch_size=BATCH, seed=0)
     np.testing.assert_allclose(trunc["loss"], ref.loss, rtol=rtol)

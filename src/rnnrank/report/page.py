@@ -60,7 +60,7 @@ def write_report(run_path: str | Path, out: str | Path | None = None, *,
         cp_ranks, cp_restarts: CP ranks tried and restarts per rank (``select_cp_rank``).
         max_snapshots: at most this many ΔW(k), evenly spaced, enter the CP decomposition.
     """
-    from ..analysis.run_analysis import rebuild
+    from ..store.run_dir import rebuild
 
     run_path = Path(run_path)
     out = Path(out) if out is not None else run_path / "report"

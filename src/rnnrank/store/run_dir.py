@@ -139,6 +139,20 @@ class RunDir:
         return torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
 
 
+def rebuild(run: str | Path):
+    """(model, task) of a run from its config.yaml (model with its *initial* parameters)."""
+    from ..models import RateRNN
+    from ..tasks import make
+
+    cfg = read_yaml(Path(run) / "config.yaml")
+    mcfg = dict(cfg["model"])
+    cls = mcfg.pop("class", "RateRNN")
+    if cls != "RateRNN":
+        raise ValueError(f"this analysis needs a RateRNN run; this run has a {cls}")
+    tcfg = dict(cfg["task"])
+    return RateRNN.from_config(mcfg), make(tcfg.pop("name"), **tcfg)
+
+
 def _process_start(pid: int) -> str | None:
     """The start time of ``pid`` in clock ticks since boot (Linux), to tell a reused pid apart."""
     try:

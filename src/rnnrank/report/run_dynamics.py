@@ -16,15 +16,15 @@ import torch
 
 from ..store.atomic import write_text_atomic
 from ..store.trajectory import load_trajectory
-from .fixed_points import fixed_points
-from .lyapunov import lyapunov_spectrum
+from ..dynamics.fixed_points import fixed_points
+from ..dynamics.lyapunov import lyapunov_spectrum
 
 PARAMETERS = ("W", "U", "V", "b", "x0")
 
 
 def _models(run: Path):
     """(task, {"before": model at W(0), "after": model at the last snapshot}), float64."""
-    from ..analysis.run_analysis import rebuild  # lazy: that module sets up matplotlib
+    from ..store.run_dir import rebuild
 
     model, task = rebuild(run)
     traj = load_trajectory(run)
