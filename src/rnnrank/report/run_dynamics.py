@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..store.atomic import write_text_atomic
-from ..store.trajectory import load_trajectory
 from ..dynamics.fixed_points import fixed_points
 from ..dynamics.lyapunov import lyapunov_spectrum
+from ..store.atomic import write_text_atomic
+from ..store.trajectory import load_trajectory
 
 PARAMETERS = ("W", "U", "V", "b", "x0")
 

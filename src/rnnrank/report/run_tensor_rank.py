@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..store.atomic import read_yaml, write_text_atomic
-from ..store.trajectory import load_trajectory
 from ..analysis import rank_bounds
 from ..analysis.rank_selection import select_cp_rank
+from ..store.atomic import read_yaml, write_text_atomic
+from ..store.trajectory import load_trajectory
 
 
 def applicable_bounds(config: dict, weights: np.ndarray) -> list[dict]:
