@@ -142,6 +142,9 @@ def train(
     = 100,
     seed: Annotated[int, typer.Option(help="Seed of W0 and of the trials.")] = 0,
     overwrite: Annotated[bool, typer.Option(help="Delete a previous run in --out.")] = False,
+    threads: Annotated[int | None, typer.Option(
+        help="Torch threads (default: torch's; 1 is fastest on a machine other work keeps "
+        "busy).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
     """Train a rate RNN on a task and record its weight trajectory W(k)."""
@@ -154,7 +157,7 @@ def train(
         model, task_obj, out=out, as_json=as_json, rule=rule, steps=steps, lr=lr,
         optimizer=optimizer, batch_size=batch_size, record_every=record_every,
         checkpoint_every=checkpoint_every, seed=seed, overwrite=overwrite, grad_clip=grad_clip,
-        lr_warmup=lr_warmup, lr_schedule=lr_schedule,
+        lr_warmup=lr_warmup, lr_schedule=lr_schedule, threads=threads,
         rule_options=_parse_options(rule_option, "--rule-option"))
     _emit(summary, as_json)
 
@@ -380,6 +383,16 @@ def fit(
     _emit(summary, as_json)
 
 
+def _updates_done(out: Path) -> float:
+    """Network-updates already in a sweep directory (0 for a new one), for the throughput."""
+    if not (out / "plan.json").exists():
+        return 0.0
+    from rnnrank.sweep import collect
+
+    table = collect(out)
+    return float(table["steps_done"].fillna(0).sum()) if "steps_done" in table else 0.0
+
+
 def _warn(message: str) -> None:
     """One warning line on stderr (kept out of stdout so --json output stays parseable)."""
     print(f"rnnrank: warning: {message}", file=sys.stderr)
@@ -463,13 +476,23 @@ def sweep(
                        gpus_per_job=gpus_per_job)
     elif backend == "ray":
         options = dict(address=address, cpus_per_job=cpus_per_job)
+    before = _updates_done(out)
     t0 = time.perf_counter()
     table = run_sweep(spec, out, backend=backend, workers=workers, progress=not as_json,
                       **options)
+    seconds = time.perf_counter() - t0
     table.to_csv(out / "table.csv", index=False)
     counts = table["status"].value_counts().to_dict()
     summary = {"sweep": str(out), "runs": len(table), **{k: int(v) for k, v in counts.items()},
-               "table": str(out / "table.csv"), "seconds": round(time.perf_counter() - t0, 2)}
+               "table": str(out / "table.csv"), "seconds": round(seconds, 2)}
+    if backend == "local":
+        from rnnrank.sweep.backends import local_layout
+
+        n_workers, n_threads = local_layout(len(table), workers)
+        summary["workers"] = f"{n_workers} process(es) × {n_threads} torch thread(s)"
+    if "steps_done" in table:
+        trained = float(table["steps_done"].fillna(0).sum()) - before
+        summary["network_updates_per_second"] = round(trained / max(seconds, 1e-9), 1)
     failed = table[table["status"] == "failed"]
     if len(failed):
         summary["first_failure"] = f"{failed.iloc[0]['name']}: {failed.iloc[0]['message']}"

@@ -236,6 +236,9 @@ def test_cli_sweep_and_report(tmp_path, capsys):
     assert main(["sweep", str(spec), "--out", str(out), "--workers", "1", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["runs"] == 4 and summary["completed"] == 4
+    assert summary["workers"].startswith("1 process(es)")
+    assert summary["network_updates_per_second"] == pytest.approx(
+        16 / summary["seconds"], rel=0.05)  # 4 runs × 4 updates in the measured time
     assert main(["sweep-report", str(out), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["variables"] == ["gain"] and (out / "report" / "sweep.png").exists()
