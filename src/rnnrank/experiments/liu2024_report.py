@@ -143,11 +143,12 @@ def verdict_lines(v: dict) -> list[str]:
     c2 = v["claim2_lambda_before_after"]["per_task"]
     for task, e in c2.items():
         for rule, d in e.items():
+            dd = d["delta_depends_on_gain"]
             lines.append(
                 f"- (2) {task}/{rule}: λ_max range over gains {_fmt(d['range_before'])} before "
-                f"→ {_fmt(d['range_after'])} after (narrowing {_pm(d['narrowing'], d['narrowing_se'])}); "
-                f"Δλ range {_pm(d['delta_depends_on_gain']['range'], d['delta_depends_on_gain']['se'])}"
-                f" → **{d['verdict']}**.")
+                f"→ {_fmt(d['range_after'])} after (narrowing "
+                f"{_pm(d['narrowing'], d['narrowing_se'])}); Δλ range "
+                f"{_pm(dd['range'], dd['se'])} → **{d['verdict']}**.")
     c3 = v["claim3_flossing_improves"]["per_task"]
     for task, e in c3.items():
         for rule, d in e.items():

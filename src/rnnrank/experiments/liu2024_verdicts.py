@@ -46,9 +46,10 @@ def mean_se(values) -> tuple[float, float, int]:
 def _curve(rows, task, rule, floss, metric):
     """[(ini_gain, mean, se)] over gains, sorted."""
     gains = sorted({r["ini_gain"] for r in rows if (r["task"], r["rule"]) == (task, rule)})
-    return [(x, *mean_se([r[metric] for r in rows if (r["task"], r["rule"], r["floss"],
-                                                       r["ini_gain"]) == (task, rule, floss, x)])[:2])
-            for x in gains]
+    def values(x):
+        return [r[metric] for r in rows
+                if (r["task"], r["rule"], r["floss"], r["ini_gain"]) == (task, rule, floss, x)]
+    return [(x, *mean_se(values(x))[:2]) for x in gains]
 
 
 def _range_test(curve) -> dict:
@@ -58,10 +59,9 @@ def _range_test(curve) -> dict:
         return {"range": float("nan"), "se": float("nan"), "significant": False}
     hi = max(pts, key=lambda p: p[1])
     lo = min(pts, key=lambda p: p[1])
-    se = math.sqrt((hi[2] if math.isfinite(hi[2]) else 0.0) ** 2
-                   + (lo[2] if math.isfinite(lo[2]) else 0.0) ** 2)
+    se = math.hypot(hi[2], lo[2])  # NaN with a single seed: never significant
     rng = hi[1] - lo[1]
-    return {"range": rng, "se": se, "significant": bool(se > 0 and rng > Z * se),
+    return {"range": rng, "se": se, "significant": bool(rng > 0 and rng > Z * se),
             "worst_ini_gain": hi[0], "best_ini_gain": lo[0]}
 
 
