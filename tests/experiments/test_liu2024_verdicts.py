@@ -24,7 +24,8 @@ def rows(loss, *, floss_delta=None, lam_init=None, lam_final=None, eps=0.01):
                         "lambda_init": (lam_init or [0.0] * 4)[i] + 1e-3 * j,
                         "lambda_final": (lam_final or [0.0] * 4)[i] + 1e-3 * j}
                 plain = curve[i] * (1 + eps * j)
-                out.append({**base, "floss": False, "final_loss": plain})
+                out.append({**base, "floss": False, "final_loss": plain,
+                            "log10_loss": math.log10(plain)})
                 if floss_delta is not None and rule == "eprop":
                     out.append({**base, "floss": True,
                                 "final_loss": plain + floss_delta(i, s)})

@@ -92,18 +92,24 @@ QUICK_MANTE = {"fixation": 1.0, "stimulus": 8.0, "delay": 2.0, "decision": 6.0}
 
 
 def quick() -> Setup:
-    """A few minutes on 2 cores, chosen by measurement (see the report): Mante only, with trials
-    of 17 τ instead of 48 τ (170 steps), 3 seeds × 4 ini_gains at N = 200, Adam 3e-4 as the lab,
-    200 updates of 16 trials; BPTT, e-prop and RFLO (no truncated BPTT); pre-flossing (50
-    updates, k = 10) for e-prop and RFLO only; shorter λ_max estimates."""
+    """A few minutes on 2 cores, chosen by measurement: Mante only, with trials of 17 τ instead
+    of 48 τ (170 steps), 4 seeds × 4 ini_gains at N = 200, Adam 3e-4 as the lab, 150 updates
+    of 16 trials; BPTT, e-prop and RFLO (no truncated BPTT); pre-flossing (50 updates, k = 10)
+    for e-prop and RFLO only; shorter λ_max estimates.
+
+    Measured (3 seeds, training-batch loss of BPTT by ini_gain 0.5 / 1 / 1.5 / 2): at 125
+    updates 0.0030 ± 0.0002, 0.0013 ± 0.0002, 0.0015 ± 0.0002, 0.0031 ± 0.0006 — the gain
+    effect clear; by 200–300 updates most networks have converged and single unstable seeds
+    (Adam spikes at ini_gain 2) dominate the spread: held-out log10 loss at 200 updates
+    −2.40 ± 0.31, −3.05 ± 0.07, −3.02 ± 0.08, −2.13 ± 0.47 (within 2 s.e.)."""
     return replace(
-        Setup(), batch_size=16, steps=200, tasks=("mante",),
+        Setup(), batch_size=16, steps=150, seeds=(0, 1, 2, 3), tasks=("mante",),
         task_options={"mante": QUICK_MANTE}, rules=("bptt", "eprop", "rflo"),
         floss_rules=("eprop", "rflo"), floss_updates=50, floss_k=10, floss_lr=3e-3,
         lyap_steps=400, lyap_warmup=200, record_every=25, test_batch=64, label="quick",
         leaves_out=("tasks reach and delayed_xor (paper: all three)",
                     "Mante trials of 17 τ (paper: 48 τ)",
-                    "truncated BPTT", "200 updates of 16 trials (paper: 2000 of 32)",
+                    "truncated BPTT", "150 updates of 16 trials (paper: 2000 of 32)",
                     "pre-flossing of the BPTT arm; 50 flossing updates at lr 3e-3, k = 10 "
                     "(paper: 500 at 1e-3, k = 20)",
                     "λ_max over 400 steps after 200 of warm-up (paper: 2000 after 500)"))
@@ -176,7 +182,8 @@ def run_arm(task_name: str, rule_key: str, floss: bool, setup: Setup, out: Path,
     cos = mean_alignment(path, len(members)) if rule_key != "bptt" else np.ones(len(members))
     return [{"task": task_name, "rule": rule_key, "floss": floss, "ini_gain": x,
              "g": gain_of_ini_gain(x), "seed": s,
-             "final_loss": float(loss[e]), "score": float(score[e]),
+             "final_loss": float(loss[e]), "log10_loss": float(np.log10(loss[e])),
+             "score": float(score[e]),
              "score_name": task.score_name, "lambda_init": float(lam_init[e]),
              "lambda_floss": float(lam_floss[e]), "lambda_final": float(lam_final[e]),
              "lambda_auto_init": float(auto_init[e]), "lambda_auto_final": float(auto_final[e]),
@@ -184,7 +191,7 @@ def run_arm(task_name: str, rule_key: str, floss: bool, setup: Setup, out: Path,
             for e, (x, s) in enumerate(members)]
 
 
-METRICS = ("final_loss", "score", "lambda_init", "lambda_floss", "lambda_final",
+METRICS = ("final_loss", "log10_loss", "score", "lambda_init", "lambda_floss", "lambda_final",
            "lambda_auto_init", "lambda_auto_final", "alignment")
 
 

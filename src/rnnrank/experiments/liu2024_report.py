@@ -137,7 +137,8 @@ def verdict_lines(v: dict) -> list[str]:
             f"{rule}: range {_fmt(t['range'])} ± {_fmt(t['se'], '.2g')}"
             f"{' (significant)' if t['significant'] else ''}"
             for rule, t in e["gain_effect"].items())
-        lines.append(f"- (1) {task}: loss range over gains (max − min of means) — {effects}.")
+        lines.append(f"- (1) {task}: log10-loss range over gains (max − min of means) — "
+                     f"{effects}.")
         for rule, d in e["rules"].items():
             lines.append(f"  - {rule} vs BPTT: **{d['verdict']}** ({d['why']}).")
     c2 = v["claim2_lambda_before_after"]["per_task"]
@@ -158,7 +159,7 @@ def verdict_lines(v: dict) -> list[str]:
                          f"**{d['verdict']}**.")
     lines += ["", f"Rules for the verdicts (`liu2024_verdicts`): an effect counts beyond {Z:g} "
               f"standard errors over seeds; loss-vs-gain curves are alike at Pearson r ≥ "
-              f"{R_AGREE:g} (of log loss); inconclusive when the effect is within the spread."]
+              f"{R_AGREE:g} (of log10 loss); inconclusive when the effect is within the spread."]
     return lines
 
 
