@@ -6,9 +6,13 @@ from the ``rr.learning.Flossing`` hook run as a phase of its own.
 Gradient flossing (Engelken 2023) is non-local: its gradient needs the network's Jacobians
 through time, which no synapse has. For the bio-plausible rules it therefore stands for a
 developmental phase before learning (REFERENCES §3): pre-flossing of W, U, b (not the readout)
-toward λ_i = 0, then the rule trains as usual. The flossed network is the *driven* one — the
-task's trials feed it (``Flossing(inputs="task")`` with the task given), the network whose λ_max
-the report shows. (Until issue 23 the task was not passed and the autonomous network was flossed.)
+toward λ_i = 0, then the rule trains as usual. Engelken's inter-flossing (bursts every so many
+updates, ``Flossing(every=...)``) is not used here: it would put the non-local signal inside
+learning itself, and the rule would no longer be local; a developmental phase before learning
+keeps every learning update local (the same phase may be given to BPTT, for comparison).
+The flossed network is the *driven* one — the task's trials feed it (``Flossing(inputs="task")``
+with the task given), the network whose λ_max the report shows. (Until issue 23 the task was not
+passed and the autonomous network was flossed.)
 """
 
 from __future__ import annotations
