@@ -141,6 +141,11 @@ def train(
     checkpoint_every: Annotated[int, typer.Option(help="Checkpoint every this many updates.")]
     = 100,
     seed: Annotated[int, typer.Option(help="Seed of W0 and of the trials.")] = 0,
+    flossing: Annotated[bool, typer.Option(
+        "--flossing", help="Add gradient flossing (Engelken 2023) of the network driven by the "
+        "task's trials (rr.learning.Flossing).")] = False,
+    flossing_option: Annotated[list[str] | None, typer.Option(
+        help="Flossing option KEY=VALUE (repeatable), e.g. --flossing-option pre=500")] = None,
     overwrite: Annotated[bool, typer.Option(help="Delete a previous run in --out.")] = False,
     threads: Annotated[int | None, typer.Option(
         help="Torch threads (default: torch's; 1 is fastest on a machine other work keeps "
@@ -150,6 +155,10 @@ def train(
     """Train a rate RNN on a task and record its weight trajectory W(k)."""
     import rnnrank as rr
 
+    floss_opts = _parse_options(flossing_option, "--flossing-option")
+    if floss_opts and not flossing:
+        raise BadInput("--flossing-option needs --flossing")
+    hook = rr.learning.Flossing(**floss_opts) if flossing else None
     task_obj = rr.tasks.make(task, **{"dt": dt, **_parse_options(task_option, "--task-option")})
     model = rr.RateRNN(task_obj.n_in, n_rec, task_obj.n_out, gain=gain, seed=seed,
                        nonlinearity=nonlinearity, dt=dt, tau=tau, noise=noise, init=init)
@@ -157,7 +166,7 @@ def train(
         model, task_obj, out=out, as_json=as_json, rule=rule, steps=steps, lr=lr,
         optimizer=optimizer, batch_size=batch_size, record_every=record_every,
         checkpoint_every=checkpoint_every, seed=seed, overwrite=overwrite, grad_clip=grad_clip,
-        lr_warmup=lr_warmup, lr_schedule=lr_schedule, threads=threads,
+        lr_warmup=lr_warmup, lr_schedule=lr_schedule, flossing=hook, threads=threads,
         rule_options=_parse_options(rule_option, "--rule-option"))
     _emit(summary, as_json)
 

@@ -96,3 +96,9 @@ register_nonlinearity(
 )
 register_nonlinearity(Nonlinearity("identity", lambda x: x, lambda x, r: torch.ones_like(x),
                                    lambda x, out: out.copy_(x)))
+
+# retanh: φ(x) = max(tanh x, 0), φ′(x) = (1 − tanh² x)·[x > 0] — the rectified tanh of the Liu
+# lab's CTRNN (Helena-Yuhan-Liu/LearningRuleSimilarities, model_architectures.py,
+# activation_function='retanh'; REFERENCES §3). For x > 0, r = tanh x, so φ′ = 1 − r².
+register_nonlinearity(Nonlinearity("retanh", lambda x: torch.tanh(x).clamp(min=0.0),
+                                   lambda x, r: (x > 0).to(x.dtype) * (1.0 - r * r)))

@@ -37,7 +37,7 @@ def test_flossing_exponents_have_the_finite_difference_gradient():
 def test_flossing_moves_only_recurrent_weights_and_bias():
     model = rr.RateRNN(2, 16, 2, gain=2.0, seed=1, dtype=F64)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    hook = Flossing(k=3, pre=3, window=10, discard=2, warmup=5)
+    hook = Flossing(k=3, pre=3, window=10, discard=2, warmup=5, inputs="none")
     hook.init(model, torch.Generator().manual_seed(0))
     hook.before_update(model, 0)
     after = dict(model.named_parameters())
@@ -98,9 +98,11 @@ def test_bad_options_and_models_are_refused():
     with pytest.raises(ValueError, match="discard=55 must be < window=55"):
         Flossing(window=55, discard=55)
     with pytest.raises(ValueError, match="k=20 exceeds the network size N=8"):
-        Flossing(k=20).init(rr.RateRNN(1, 8, 1), torch.Generator())
+        Flossing(k=20, inputs="none").init(rr.RateRNN(1, 8, 1), torch.Generator())
     with pytest.raises(TypeError, match="Flossing needs a RateRNN"):
-        Flossing().init(torch.nn.Linear(2, 2), torch.Generator())
+        Flossing().init(torch.nn.Linear(2, 2), torch.Generator(), task=object())
+    with pytest.raises(ValueError, match="needs the run's task"):
+        Flossing(k=2).init(rr.RateRNN(1, 8, 1), torch.Generator())
 
 
 @pytest.mark.slow
@@ -112,7 +114,7 @@ def test_flossing_drives_lambda_max_of_a_chaotic_network_to_the_target(seed):
     model = rr.RateRNN(1, 128, 1, gain=2.0, seed=seed, dt=1.0, tau=1.0)
     before = float(rr.dynamics.lyapunov_max(model, steps=1000))
     hook = Flossing(k=1, target=0.0, pre=100, lr=3e-3, window=40, discard=10, batch=2,
-                    warmup=50)
+                    warmup=50, inputs="none")
     hook.init(model, torch.Generator().manual_seed(0))
     hook.before_update(model, 0)
     after = float(rr.dynamics.lyapunov_max(model, steps=1000))

@@ -33,7 +33,7 @@ def _problem(nonlinearity, noise, ensemble, train_x0, independent, seed=0):
     return model, Batch(inputs, targets, mask), xi
 
 
-CASES = list(itertools.product(["tanh", "relu", "softplus", "identity"], [0.0, 0.4],
+CASES = list(itertools.product(["tanh", "relu", "softplus", "identity", "retanh"], [0.0, 0.4],
                                [False, True], [False, True], [None, 5]))
 
 

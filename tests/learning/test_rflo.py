@@ -95,9 +95,27 @@ def test_rflo_defaults_to_random_feedback_with_murrays_scale():
     assert set(grads) == set(TRAIN)
 
 
-def test_rflo_refuses_a_trainable_initial_state():
-    task = rr.tasks.make("flipflop", n_bits=2)
-    model = rr.RateRNN(task.n_in, 5, task.n_out, trainable=("W", "x0"))
-    batch = task.sample(2, generator=torch.Generator().manual_seed(0))
-    with pytest.raises(ValueError, match="no trace for the initial state"):
-        rr.learning.estimate_gradients(model, batch, rule="rflo")
+@pytest.mark.parametrize("nonlinearity", ["tanh", "retanh"])
+def test_rflo_learned_initial_state_is_exact_without_recurrence(nonlinearity):
+    """At W = 0, x[k] depends on x0 only through its own leak κ^k: RFLO's x0 estimate
+    Σ_k κ^k φ′(x[k]) (Vᵀ e[k−1])_j (symmetric feedback) is then the exact gradient (autograd,
+    float64), and with a random B it is linear in B."""
+    task = rr.tasks.make("flipflop", n_bits=2, duration=1.6, interval=(0.4, 0.8), settle=0.4,
+                         pulse_duration=0.2, dt=0.2)
+    model = rr.RateRNN(task.n_in, 5, task.n_out, gain=0.0, seed=[0, 1], dt=0.2,
+                       nonlinearity=nonlinearity, trainable=("W", "x0"), dtype=torch.float64)
+    gen = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        model.x0.copy_(0.7 * torch.randn(model.x0.shape, generator=gen, dtype=torch.float64))
+    data = task.sample(3, generator=gen).to(dtype=torch.float64)
+
+    def loss_fn(y):
+        return masked_mse(y, data.targets, data.mask)
+    outputs, _ = model.run(data.inputs)
+    exact = torch.autograd.grad(loss_fn(outputs).sum(), model.x0)[0]
+    V_T = model.params().V.detach().transpose(1, 2)
+    _, grads, _ = rflo(model, data.inputs, loss_fn, V_T, chunk=4)
+    assert float(exact.abs().max()) > 1e-3  # a gradient worth checking
+    torch.testing.assert_close(grads["x0"], exact, rtol=1e-10, atol=1e-12)
+    _, g2, _ = rflo(model, data.inputs, loss_fn, 2 * V_T, chunk=50)
+    torch.testing.assert_close(g2["x0"], 2 * exact, rtol=1e-10, atol=1e-12)

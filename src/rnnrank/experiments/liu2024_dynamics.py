@@ -6,7 +6,13 @@ from the ``rr.learning.Flossing`` hook run as a phase of its own.
 Gradient flossing (Engelken 2023) is non-local: its gradient needs the network's Jacobians
 through time, which no synapse has. For the bio-plausible rules it therefore stands for a
 developmental phase before learning (REFERENCES §3): pre-flossing of W, U, b (not the readout)
-toward λ_i = 0, then the rule trains as usual.
+toward λ_i = 0, then the rule trains as usual. Engelken's inter-flossing (bursts every so many
+updates, ``Flossing(every=...)``) is not used here: it would put the non-local signal inside
+learning itself, and the rule would no longer be local; a developmental phase before learning
+keeps every learning update local (the same phase may be given to BPTT, for comparison).
+The flossed network is the *driven* one — the task's trials feed it (``Flossing(inputs="task")``
+with the task given), the network whose λ_max the report shows. (Until issue 23 the task was not
+passed and the autonomous network was flossed.)
 """
 
 from __future__ import annotations
@@ -31,10 +37,12 @@ def lambda_max(model: RateRNN, inputs: Tensor, *, steps: int, warmup: int) -> Te
     return lam.reshape(-1)
 
 
-def preflossing(model: RateRNN, *, updates: int, k: int, lr: float, seed: int) -> None:
-    """Pre-flossing in place: ``updates`` Adam steps pushing the k leading exponents to 0."""
-    if updates <= 0:
-        return
-    hook = Flossing(k=k, pre=updates, every=None, lr=lr)
-    hook.init(model, torch.Generator().manual_seed(seed))
-    hook.before_update(model, 0)
+def preflossing(model: RateRNN, task, *, updates: int, k: int, lr: float, seed: int,
+                batch: int = 1) -> Flossing:
+    """Pre-flossing in place: ``updates`` Adam steps pushing the k leading exponents of the
+    network driven by ``task``'s trials to 0. Returns the hook (its ``losses``)."""
+    hook = Flossing(k=k, pre=max(updates, 0), every=None, lr=lr, batch=batch, inputs="task")
+    hook.init(model, torch.Generator().manual_seed(seed), task=task)
+    if updates > 0:
+        hook.before_update(model, 0)
+    return hook

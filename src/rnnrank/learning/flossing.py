@@ -3,8 +3,7 @@
 A differentiable QR (Benettin) estimate of the k leading exponents of the network driven by the
 run's task trials (``inputs="task"``, as Engelken flosses on the task's input statistics; trials
 repeated back to back over warm-up and window) or of the autonomous network (``inputs="none"``:
-zero input, the bias acts; also what a hook outside a run, with no task, does) over a short
-window,
+zero input, the bias acts) over a short window,
 
     λ_i = (1 / (T_w − T_d)) Σ_{t > T_d} log |R_t,ii|,     Q_t R_t = qr(J_t Q_{t−1}),
     J_t = (1 − α) I + α W diag(φ′(x_t)),                    loss = mean_i (λ_i − target)²
@@ -23,6 +22,11 @@ developmental phase, as Liu, Zhang & Liu 2024 suggest). Its options are saved in
 config.yaml and its optimiser and generator in every checkpoint, so a resumed run equals an
 uninterrupted one. Driven by inputs, U receives a flossing gradient too; autonomous dynamics
 leave U untouched.
+
+``inputs="task"`` needs the task: ``rr.train`` (and every path built on it: the CLI's
+``--flossing``, sweeps' ``hooks:``, the Liu et al. reproduction) passes it to ``init``; a hook
+initialised without one raises instead of silently flossing the autonomous network (which is
+not the network a driven λ_max measures: issue 23).
 """
 
 from __future__ import annotations
@@ -116,6 +120,10 @@ class Flossing(TrainingHook):
                     times=self.times, lr=self.lr, batch=self.batch, inputs=self.inputs)
 
     def init(self, model: nn.Module, generator: torch.Generator, task=None) -> None:
+        if self.inputs == "task" and task is None:
+            raise ValueError("Flossing(inputs='task') needs the run's task: pass init(model, "
+                             "generator, task=task) (rr.train does), or use inputs='none' to "
+                             "floss the autonomous network")
         self.task = task if self.inputs == "task" else None
         if not all(hasattr(model, a) for a in ("params", "alpha", "phi")):
             raise TypeError(f"Flossing needs a RateRNN (params(), alpha, phi), got "
@@ -139,9 +147,9 @@ class Flossing(TrainingHook):
             self.bursts += 1
 
     def floss(self, model: nn.Module, updates: int) -> None:
-        """``updates`` flossing updates of W, U, b in place (outside a run: seeded with 0)."""
+        """``updates`` flossing updates of W, U, b in place (after ``init``)."""
         if self.opt is None:
-            self.init(model, torch.Generator().manual_seed(0))
+            raise RuntimeError("Flossing.floss before init(model, generator, task=...)")
         E, N = model.ensemble_size, model.n_rec
         p = next(model.parameters())
         params = self.opt.param_groups[0]["params"]

@@ -15,7 +15,10 @@ and the estimate is G_ji = Σ_k Σ_trials L_j[k] P_ji[k], L[k] = B e[k−1], e =
 sits inside the trace). Where φ′ is taken differs from e-prop's e_ji[k] = φ′(x_j[k]) ε̄_i[k]
 (filter first, derivative after); for α = 1 both are φ′(x_j[k]) z_i[k−1] and RFLO equals e-prop
 with the same B. B ~ N(0, 1/O) (Murray's scale) by default, or ``feedback="symmetric"`` (Vᵀ).
-The readout learns by its exact local delta rule Σ_k e[k−1] r[k]ᵀ.
+The readout learns by its exact local delta rule Σ_k e[k−1] r[k]ᵀ. Murray defines no trace for
+a learned initial state x0 (the Liu lab learns one); it gets the own-path estimate e-prop uses,
+Σ_k κ^k φ′(x[k]) L[k] (x[k] depends on x0 through its own leak κ^k once the recurrent paths are
+dropped — exact at W = 0), with RFLO's feedback B.
 
 Computation, exact and online in memory: P [E, B, N, M] is carried from chunk to chunk (never
 per time step in memory). Inside a chunk of steps k = t0+1 … t1, with the backward filter of the
@@ -53,14 +56,11 @@ def rflo(
 ) -> tuple[Tensor, dict[str, Tensor], Tensor]:
     """Loss, RFLO gradient estimates and outputs of a ``RateRNN`` on one batch.
 
-    Args are those of ``eprop.eprop`` (feedback B [E, N, O]). A trainable x0 is refused (RFLO
-    defines no trace for it). Returns (loss [E], estimates named like the trainable parameters,
-    outputs [T, E, B, O]).
+    Args are those of ``eprop.eprop`` (feedback B [E, N, O]). A trainable x0 gets e-prop's
+    own-path estimate (module docstring). Returns (loss [E], estimates named like the trainable
+    parameters, outputs [T, E, B, O]).
     """
     wanted = {name for name, p in model.named_parameters() if p.requires_grad}
-    if "x0" in wanted:
-        raise ValueError("rule 'rflo' has no trace for the initial state x0; build the model "
-                         "with trainable=('W', 'U', 'V', 'b') or use rule='eprop'")
     params = model.params()
     inputs = inputs.to(dtype=params.W.dtype, device=params.W.device)
     loss, error, outputs = online.loss_and_error(model, inputs, loss_fn, noise, chunk)
@@ -71,13 +71,18 @@ def rflo(
     P = inputs.new_zeros(E * Bt, N, M)  # P[t0] per (member, trial)
     G = inputs.new_zeros(E, N, M)
     GV = torch.zeros_like(params.V)
+    gx0 = inputs.new_zeros(E, N)
     for t0, states, rates in online.chunks(params, inputs, alpha=alpha, phi=phi, noise=noise,
                                            noise_std=model.config.noise, chunk=chunk):
         C = states.shape[0] - 1
         z = online.presynaptic(rates[:-1], inputs[t0:t0 + C], E)  # z[s−1], [C, E, B, M]
         d = phi.df(states[1:], rates[1:])  # φ′(x[s]), [C, E, B, N]
         err = error[t0:t0 + C]
-        Lt = online.filter_backward(online.learning_signal(err, feedback).contiguous(), kappa)
+        L = online.learning_signal(err, feedback).contiguous()
+        if "x0" in wanted:  # Σ_k κ^k φ′(x[k]) L[k], summed over trials
+            decay0 = kappa ** torch.arange(t0 + 1, t0 + C + 1, dtype=d.dtype, device=d.device)
+            gx0 += torch.einsum("c,cebn->en", decay0, d * L)
+        Lt = online.filter_backward(L.clone(), kappa)
         # carried trace: κ L̃[t0+1] ⊙ P[t0], summed over trials
         if t0 > 0:
             w = Lt[0].reshape(E * Bt, N, 1) * kappa
@@ -93,7 +98,7 @@ def rflo(
         P.baddbmm_(dd, zz, beta=kappa ** C, alpha=alpha)
         if "V" in wanted:
             GV += online.readout_gradient(err, rates[1:])
-    return loss, online.named_gradients(model, G, wanted, V=GV), outputs
+    return loss, online.named_gradients(model, G, wanted, V=GV, x0=gx0), outputs
 
 
 @register_rule("rflo")

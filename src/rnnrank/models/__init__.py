@@ -2,6 +2,8 @@
 
 from . import rate_dynamics as rate_dynamics
 from . import recurrence as recurrence
+from .connectivity import gain_of_ini_gain as gain_of_ini_gain
+from .connectivity import ini_gain_of_gain as ini_gain_of_gain
 from .lstm import LSTMNet as LSTMNet
 from .rate_dynamics import RateParams as RateParams
 from .rate_dynamics import jacobian as jacobian

@@ -77,18 +77,21 @@ class RateRNN(nn.Module):
 
     Args:
         n_in, n_rec, n_out: input, recurrent (N) and output sizes.
-        gain: g of the initial connectivity W0 = g·J/√N; a sequence makes an ensemble.
+        gain: g of the initial connectivity W0 = g·J/√N; a sequence makes an ensemble. The Liu
+            lab's ``ini_gain`` is g = 1.5·ini_gain (``connectivity.gain_of_ini_gain``).
         seed: seed of the initial parameters; a sequence makes an ensemble. A scalar
             broadcasts against a sequence. Member e equals ``RateRNN(gain=gains[e],
             seed=seeds[e])`` exactly.
-        nonlinearity: ``"tanh"`` (default), ``"relu"``, ``"softplus"``, ``"identity"``.
+        nonlinearity: ``"tanh"`` (default), ``"relu"``, ``"softplus"``, ``"identity"``,
+            ``"retanh"`` (max(tanh x, 0), the Liu lab's units).
         tau, dt: time constant and Euler step, in the same units as task timings.
         noise: σ, the standard deviation of the private noise per √(unit time).
         init: ``"gaussian"``, ``"orthogonal"`` or ``"sparse"`` (see ``connectivity``).
         sparsity: connection probability for ``init="sparse"``.
-        io_scale: ``"field"`` (‖U columns‖ = √N, ‖V rows‖ = 1/√N; Schuessler et al. 2020) or
-            ``"pytorch"``.
-        trainable: which of ``W, U, V, b, x0`` learn (b and x0 start at zero).
+        io_scale: ``"field"`` (‖U columns‖ = √N, ‖V rows‖ = 1/√N; Schuessler et al. 2020),
+            ``"pytorch"`` or ``"fan_in"`` (U ~ N(0, 1/I), the Liu lab's; see ``connectivity``).
+        trainable: which of ``W, U, V, b, x0`` learn (b and x0 start at zero); add ``"x0"`` for
+            a learned initial state (the Liu lab's ``LEARN_ah0=True``).
         dtype, device: of the parameters (float32 for training, float64 for theory tests).
 
     Attributes ``W [N,N]``, ``U [N,I]``, ``V [O,N]``, ``b [N]``, ``x0 [N]`` are parameters; an

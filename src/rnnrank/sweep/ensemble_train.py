@@ -25,6 +25,7 @@ import torch
 
 from ..learning.best import member_state, save_best_file
 from ..learning.config import TrainConfig
+from ..learning.flossing import Flossing
 from ..learning.rules import make_rule
 from ..learning.run_config import run_config
 from ..learning.trainer import Run, _check_model_task, _Loop, train
@@ -60,6 +61,8 @@ def build(options: dict, *, gain=None, seed=None) -> tuple[RateRNN, Task, dict]:
               checkpoint_every=o["checkpoint_every"], seed=o["seed"], grad_clip=o["grad_clip"],
               lr_warmup=o["lr_warmup"], lr_schedule=o["lr_schedule"],
               rule_options=o["rule_options"])
+    if o.get("flossing") is not None:  # the hook gets the task from rr.train (inputs="task")
+        kw["flossing"] = Flossing(**o["flossing"])
     return model, task, kw
 
 
@@ -92,7 +95,8 @@ def group_key(options: dict) -> str:
 
 
 class NotGroupable(RuntimeError):
-    """The rule draws random state at init (random feedback): members must train alone."""
+    """The rule draws random state at init (random feedback), or a hook (flossing) acts on the
+    whole ensemble: members must train alone."""
 
 
 def train_ensemble(members: list[dict], member_dirs: list[Path], group_dir: Path) -> None:
@@ -104,6 +108,10 @@ def train_ensemble(members: list[dict], member_dirs: list[Path], group_dir: Path
         Exception: TrainingDiverged, or whatever the training raised.
     """
     first = members[0]
+    if first.get("flossing") is not None:
+        # flossing draws its trials and states for the ensemble at once: a member trained with
+        # it would not equal the same run trained alone
+        raise NotGroupable("runs with flossing train alone")
     if any(group_key(m) != group_key(first) for m in members):
         raise ValueError("ensemble members must differ only in gain and seed")
     gains, seeds = [m["gain"] for m in members], [m["seed"] for m in members]

@@ -31,6 +31,7 @@ TRAIN_OPTIONS: dict[str, object] = {
     "steps": 2000, "lr": 1e-3, "optimizer": "adam", "batch_size": 32, "record_every": 10,
     "checkpoint_every": 100, "seed": 0, "grad_clip": None, "lr_warmup": 0,
     "lr_schedule": "constant", "dtype": "float32", "device": "cpu",
+    "flossing": None,  # options of rr.learning.Flossing (a mapping; {} for its defaults)
 }
 ANALYZE_OPTIONS: dict[str, object] = {
     "run": None, "matrix_rank": True, "tensor_rank": False, "ranks": [1, 2, 3, 4, 5, 6, 7, 8],
@@ -213,6 +214,9 @@ def _resolve(kind: str, options: dict) -> dict:
         if isinstance(default, float):
             out[key] = float(value)
     if kind == "train":
+        if out["flossing"] is not None and not isinstance(out["flossing"], dict):
+            raise ValueError(f"train option flossing must be a mapping of Flossing options "
+                             f"(e.g. {{pre: 500, k: 20}}) or null, got {out['flossing']!r}")
         if out["dtype"] not in DTYPES:
             raise ValueError(f"train option dtype must be one of {DTYPES}, got {out['dtype']!r}")
         from ..tasks import available_tasks
