@@ -339,6 +339,11 @@ def fit(
     """
     import rnnrank as rr
 
+    from rnnrank.fitting.likelihoods import LOSSES
+
+    rank_list = _parse_ranks(ranks) if cv else None  # every check before any work
+    if loss not in LOSSES:
+        raise BadInput(f"--loss: loss must be one of {LOSSES}, got {loss!r}")
     if rank < 1:
         raise BadInput(f"--rank must be ≥ 1, got {rank}")
     if seeds < 1:
@@ -372,7 +377,6 @@ def fit(
             _warn(f"the fit stopped at --max-iter {max_iter} before its validation loss levelled "
                   "off; raise --max-iter")
     else:
-        rank_list = _parse_ranks(ranks)
         result = _cross_validate_with_progress(rr, rec, rank_list, scheme, seeds, kw,
                                                show=not as_json)
         fig = result.plot().figure
