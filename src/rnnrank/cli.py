@@ -338,7 +338,6 @@ def fit(
     is binned into trials by the NWB options (the same as rnnrank.fitting.load_nwb's keywords).
     """
     import rnnrank as rr
-
     from rnnrank.fitting.likelihoods import LOSSES
 
     rank_list = _parse_ranks(ranks) if cv else None  # every check before any work
