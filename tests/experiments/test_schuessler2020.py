@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from rnnrank.experiments import schuessler2020 as s20
+from rnnrank.experiments import schuessler2020_claims as claims
 
 
 def test_paper_setup_trains_what_the_paper_states():
@@ -42,27 +46,124 @@ def test_paper_setup_trains_what_the_paper_states():
     assert mante.inputs.shape == (96, 4, 4)  # (3 + 20 + 5 + 20) / 0.5
 
 
-@pytest.mark.slow  # ~3 s idle, longer on a loaded machine (matplotlib + training)
-def test_tiny_reproduction_trains_one_ensemble_per_task_and_writes_the_report(tmp_path):
-    setup = replace(s20.quick(), n_rec=12, steps={"flipflop": 3, "mante": 3, "romo": 3},
-                    g_grid=(0.0, 0.9), seeds=(0, 1), record_every=1, test_batch=8,
-                    ranks=(0, 1, 2), n_shuffles=1, linear_n=32, linear_gains=(0.0, 0.5),
-                    tasks=("flipflop",))
-    run, task, members = s20.train_task("flipflop", setup, tmp_path / "ff")
-    assert members == [(0.0, 0), (0.0, 1), (0.9, 0), (0.9, 1)]
-    assert run.trajectory.weights.shape == (4, 4, 12, 12)   # [K, E, N, N]
-    rows = s20.analyse_task(run, task, members, setup)
-    assert len(rows) == 4 and rows[2]["g"] == 0.9
-    assert rows[0]["ranks"] == [0, 1, 2, 12]
-    lin = s20.linear_part(setup)
-    assert lin[0]["time_ratio"] == 1.0 and lin[1]["time_ratio_theory"] == pytest.approx(0.5625)
-    from rnnrank.experiments.schuessler2020_report import write_report
+def test_paper_setup_names_the_authors_values():
+    """Rows a–g of issue 22, read from the frozen setup (sources in its comments)."""
+    setup = s20.paper()
+    assert setup.task_options["mante"] == {"fixate": True}  # (a)
+    assert setup.trainable == ("W", "U", "V")  # (b) b not trained
+    assert setup.ranks == tuple(range(26))  # (e) every R = 0 … 25
+    assert setup.rel_loss_c == 0.05 and setup.test_batch == 512 and setup.batch_size == 32
+    assert setup.lr == pytest.approx(0.05 / 256)
+    assert setup.linear_n == 1024 and setup.linear_draws == 5 and setup.linear_epochs == 200
+    assert setup.linear_gains == pytest.approx(np.arange(0, 1, 0.1))
+    assert setup.linear_z_hats == (0.5, 1.0, 2.0) and setup.linear_lr0 == (0.015, 0.009, 0.003)
+    assert s20.differences(setup) == []
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setup.n_rec = 128
 
-    results = {"setup": {**setup.__dict__, "label": "quick"}, "networks": rows, "linear": lin,
-               "lstm": None, "seconds": 0.0}
-    page = write_report(results, tmp_path).read_text()
+
+def test_quick_setup_keeps_the_method_and_lists_every_difference():
+    quick, paper = s20.quick(), s20.paper()
+    for name in ("task_options", "trainable", "ranks", "rel_loss_c", "dt", "lr_times_n",
+                 "batch_size"):
+        assert getattr(quick, name) == getattr(paper, name), name
+    assert len(quick.seeds) >= 2
+    listed = {d.split(":")[0] for d in s20.differences(quick)}
+    changed = {f.name for f in dataclasses.fields(quick)
+               if f.name != "label" and getattr(quick, f.name) != getattr(paper, f.name)}
+    assert listed == changed and "n_rec" in listed and "seeds" in listed
+
+
+def test_a_trained_mante_run_has_fixation_an_untouched_bias_and_every_rank(tmp_path):
+    """Read back from a run the paper setup trained (tiny sizes): the saved task has fixation
+    (target 0, mask 1 until the stimulus ends), b stays exactly 0 while W moves, and the
+    functional rank is searched over every R = 0 … 25."""
+    setup = replace(s20.paper(), n_rec=28, steps={"mante": 2}, g_grid=(0.9,), seeds=(0, 1),
+                    record_every=1, test_batch=8, tasks=("mante",))
+    run, task, members = s20.train_task("mante", setup, tmp_path / "mante")
+    saved = yaml.safe_load((tmp_path / "mante" / "config.yaml").read_text())
+    assert saved["task"]["name"] == "mante" and saved["task"]["fixate"] is True
+    batch = s20.make_task("mante", setup).sample(4, generator=torch.Generator().manual_seed(0))
+    off = int((3 + 20) / 0.5)  # fixation 3 + stimulus 20, dt = 0.5
+    assert torch.all(batch.mask[:off] == 1) and torch.all(batch.targets[:off] == 0)
+    b = np.asarray(run.trajectory.parameter("b"))  # [K, E, N]
+    assert b.shape[0] == 3 and np.all(b == 0)
+    assert not run.model.b.requires_grad
+    w = np.asarray(run.trajectory.weights)
+    assert np.abs(w[-1] - w[0]).max() > 0
+    rows = s20.analyse_task(run, task, members, setup)
+    assert [r["ranks"] for r in rows] == [list(range(26))] * 2
+    assert all(len(r["trunc_loss_ratio"]) == 26 for r in rows)
+
+
+def test_the_gate_drops_a_network_with_zero_updates():
+    """A planted network that never trained has no convergence time: it is not converged and
+    enters no mean."""
+    setup = replace(s20.paper(), n_rec=8, steps={"mante": 0}, g_grid=(0.9,), seeds=(0,),
+                    test_batch=8, tasks=("mante",))
+    run, task, members = s20.train_task("mante", setup)
+    (row,) = s20.analyse_task(run, task, members, setup)
+    assert row["convergence_time"] is None and row["converged"] is False
+    (entry,) = claims.summarise([row])
+    assert entry["n"] == 1 and entry["n_converged"] == 0 and entry["functional_rank"] is None
+
+
+def _row(g, fr, ct, dn, conv):
+    return {"task": "flipflop", "g": g, "functional_rank": fr, "convergence_time": ct,
+            "delta_norm": dn, "shuffle_ratio": 1.0, "converged": conv, "final_loss": 0.01,
+            "initial_loss": 0.1}
+
+
+def test_summary_means_and_standard_errors_are_over_converged_networks_only():
+    rows = [_row(0.9, 4, 40, 1.0, True), _row(0.9, 6, 60, 2.0, True),
+            _row(0.9, 25, 0, 9.0, False), _row(0.9, None, None, 9.0, False)]
+    (e,) = claims.summarise(rows)
+    assert (e["n"], e["n_converged"]) == (4, 2)
+    assert e["functional_rank"] == 5.0 and e["functional_rank_se"] == pytest.approx(1.0)
+    assert e["delta_norm"] == 1.5 and e["delta_norm_se"] == pytest.approx(0.5)
+    assert e["final_loss"] == pytest.approx(0.1)  # over every network
+    assert claims.verdict(5.0, 1.0, 2, 7.7, floor=1) == "reproduced"  # 2.7 ≤ 1.155 + 2
+    assert claims.verdict(5.0, 0.1, 2, 7.7, floor=1) == "not reproduced"
+    assert claims.verdict(5.0, None, 1, 5.0) == "inconclusive"
+
+
+@pytest.mark.slow  # ~15 s on a loaded machine: two runs of 120 updates
+def test_the_gate_keeps_a_converged_network_and_drops_a_planted_one():
+    """Same networks (N = 32, g = 0.9, 2 seeds), once trained 120 updates at the paper's
+    lr = 0.05/N (they converge) and once planted with zero updates: the summary counts 2 of 4
+    converged and its means equal the trained networks' own values."""
+    base = replace(s20.paper(), n_rec=32, g_grid=(0.9,), seeds=(0, 1), record_every=1,
+                   test_batch=32, tasks=("flipflop",))
+    rows = []
+    for steps in (120, 0):
+        setup = replace(base, steps={"flipflop": steps})
+        run, task, members = s20.train_task("flipflop", setup)
+        rows += s20.analyse_task(run, task, members, setup)
+    assert [r["converged"] for r in rows] == [True, True, False, False]
+    (e,) = claims.summarise(rows)
+    assert (e["n"], e["n_converged"]) == (4, 2)
+    assert e["functional_rank"] == pytest.approx(np.mean([r["functional_rank"] for r in rows[:2]]))
+    assert e["delta_norm"] == pytest.approx(np.mean([r["delta_norm"] for r in rows[:2]]))
+
+
+@pytest.mark.slow  # ~5 s idle, longer on a loaded machine (matplotlib + training)
+def test_tiny_reproduction_writes_claims_results_and_the_report(tmp_path):
+    setup = replace(s20.quick(), n_rec=12, steps={"flipflop": 3}, g_grid=(0.0, 0.9),
+                    seeds=(0, 1), record_every=1, test_batch=8, ranks=(0, 1, 2),
+                    linear_n=32, linear_gains=(0.0, 0.3), linear_z_hats=(0.5,),
+                    linear_lr0=(0.015,), linear_draws=2, linear_epochs=20, tasks=("flipflop",))
+    res = s20.reproduce(tmp_path, setup=setup, lstm=False)
+    assert [(r["g"], r["seed"]) for r in res["networks"]] == [(0.0, 0), (0.0, 1), (0.9, 0),
+                                                              (0.9, 1)]
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["claims"] and all(c["verdict"] in ("reproduced", "not reproduced",
+                                                    "inconclusive") for c in saved["claims"])
+    assert any("n_rec" in d for d in saved["differences_from_paper"])
+    page = (tmp_path / "index.md").read_text()
     assert "| flipflop | 0.9 |" in page and "(5)" in page  # paper's functional rank at g=0.9
-    assert (tmp_path / "spectra.png").exists() and (tmp_path / "vs_gain.png").exists()
+    assert "Differences from the paper" in page
+    for fig in ("spectra.png", "vs_gain.png", "linear.png", "truncation.png"):
+        assert (tmp_path / fig).exists()
 
 
 def test_lstm_experiment_truncations_are_exact_at_the_ends(tmp_path):
