@@ -186,3 +186,33 @@ def test_lstm_experiment_truncations_are_exact_at_the_ends(tmp_path):
         assert without[name] == result["per_matrix"][name]["delta"][0]
     table = "\n".join(lstm_table(result))
     assert "| lstm.weight_hh_l1 | Δ |" in table and "ΔW_hh removed" in table
+
+
+def test_full_run_plans_the_papers_145_networks_as_sweeps(tmp_path):
+    from rnnrank.experiments import schuessler2020_full as full
+
+    jobs = full.plan_full(s20.paper(), tmp_path)
+    runs = {t: sum(len(j["runs"]) for j in js) for t, js in jobs.items()}
+    assert runs == {"flipflop": 8 * 5, "mante": 10 * 5, "romo": 11 * 5}  # 145 networks
+    assert all(len(js) == 1 for js in jobs.values())  # each task one batched ensemble
+    opts = jobs["mante"][0]["runs"][0]["options"]
+    assert opts["trainable"] == ["W", "U", "V"] and opts["task_options"] == {"fixate": True}
+    assert opts["lr"] == pytest.approx(0.05 / 256) and opts["dt"] == 0.5
+
+
+@pytest.mark.slow  # ~10 s: a sweep trained, analysed, and planned again
+def test_full_run_trains_resumes_and_analyses_lone_runs(tmp_path):
+    from rnnrank.experiments import schuessler2020_full as full
+    from rnnrank.store.trajectory import load_trajectory
+
+    setup = replace(s20.paper(), n_rec=10, steps={"flipflop": 3}, g_grid=(0.0, 0.9),
+                    seeds=(0, 1), record_every=1, test_batch=8, tasks=("flipflop",))
+    full.train_full(setup, tmp_path, workers=1)
+    assert full.plan_full(setup, tmp_path)["flipflop"] == []  # finished: nothing to resume
+    rows = full.analyse_sweep(setup, tmp_path)
+    assert sorted((r["g"], r["seed"]) for r in rows) == [(0.0, 0), (0.0, 1), (0.9, 0), (0.9, 1)]
+    assert all(r["ranks"] == list(range(26)) for r in rows)
+    run = next((tmp_path / "sweeps" / "flipflop" / "runs").iterdir())
+    traj = load_trajectory(run)
+    assert np.all(np.asarray(traj.parameter("b")) == 0)  # b not trained in the sweep either
+    assert np.abs(np.asarray(traj.weights[-1]) - np.asarray(traj.weights[0])).max() > 0

@@ -144,20 +144,26 @@ def _loss_per_update(run, E: int):
 def analyse_task(run, task, members, setup: Setup) -> list[dict]:
     """Per member: functional rank (every R in ``setup.ranks``), ‖ΔW‖_F, shuffle ratio,
     convergence time, spectra, truncation curve, effective ranks over training, and the
-    authors' gate ``converged`` (a convergence time > 0 *and* a functional rank > 0)."""
+    authors' gate ``converged`` (a convergence time > 0 *and* a functional rank > 0).
+
+    ``run`` holds an ensemble (``members`` its (g, seed) in order) or one network (a lone run,
+    e.g. a sweep's; ``members`` its single (g, seed)).
+    """
     steps, loss = _loss_per_update(run, len(members))
     c = setup.rel_loss_c
+    ensemble = bool(run.trajectory.ensemble)
     out = []
     for e, (g, seed) in enumerate(members):
         traj = run.trajectory
+        m = e if ensemble else None
         trunc = an.performance_vs_rank(run.model, task, list(setup.ranks), trajectory=traj,
-                                       member=e, batch_size=setup.test_batch,
+                                       member=m, batch_size=setup.test_batch,
                                        seed=10_000 + seed)
-        shuf = an.shuffle_test(run.model, task, trajectory=traj, member=e,
+        shuf = an.shuffle_test(run.model, task, trajectory=traj, member=m,
                                n_draws=setup.n_shuffles, batch_size=setup.test_batch,
                                seed=20_000 + seed)
-        over = an.ranks_over_training(traj, member=e)
-        svals = an.spectra_over_training(traj, member=e, snapshots=[len(traj) - 1])[0]
+        over = an.ranks_over_training(traj, member=m)
+        svals = an.spectra_over_training(traj, member=m, snapshots=[len(traj) - 1])[0]
         fr = trunc.functional_rank(threshold=c)
         ct = an.convergence_time(loss[:, e], steps, threshold=c)
         out.append({
@@ -165,7 +171,8 @@ def analyse_task(run, task, members, setup: Setup) -> list[dict]:
             "functional_rank": fr, "convergence_time": ct,
             "converged": bool(ct is not None and ct > 0 and fr is not None and fr > 0),
             "delta_norm": float(np.sqrt(np.sum(svals**2))),
-            "w0_norm": float(np.linalg.norm(np.asarray(traj.weights[0][e], np.float64))),
+            "w0_norm": float(np.linalg.norm(np.asarray(
+                traj.weights[0][e] if ensemble else traj.weights[0], np.float64))),
             "shuffle_ratio": shuf.ratio("permuted_w0"), "shuffle": shuf.ratios(),
             "final_loss": float(loss[-1, e]), "initial_loss": float(loss[0, e]),
             "final_score": trunc.score_full,
