@@ -184,6 +184,8 @@ def test_lstm_experiment_truncations_are_exact_at_the_ends(tmp_path):
     assert set(without) == {"lstm.weight_hh_l0", "lstm.weight_hh_l1", "all"}
     for name in ("lstm.weight_hh_l0", "lstm.weight_hh_l1"):
         assert without[name] == result["per_matrix"][name]["delta"][0]
+    v = result["verdict"]
+    assert v["verdict"] in ("reproduced", "not reproduced", "inconclusive") and v["n"] == 1
     table = "\n".join(lstm_table(result))
     assert "| lstm.weight_hh_l1 | Δ |" in table and "ΔW_hh removed" in table
 
