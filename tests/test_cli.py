@@ -110,3 +110,12 @@ def test_train_passes_the_schedule_and_clipping_into_the_run(tmp_path, capsys):
     saved = RunDir(out).read_config()["train"]
     assert (saved["grad_clip"], saved["lr_warmup"], saved["lr_schedule"]) == (0.5, 2, "cosine")
     assert 0 <= summary["best_step"] < 4 and rr.load_best(out).step[0] == summary["best_step"]
+
+
+def test_reproduce_full_dry_run_plans_the_papers_145_networks(tmp_path, capsys):
+    assert main(["reproduce", "schuessler2020", "--full", "--dry-run", "--json",
+                 "--out", str(tmp_path)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["networks"] == 145 and out["jobs"] == {"flipflop": [40], "mante": [50],
+                                                      "romo": [55]}
+    assert main(["reproduce", "liu2024", "--full"]) == 2
