@@ -11,6 +11,7 @@ import pytest
 import torch
 import yaml
 
+from rnnrank.analysis import functional_rank, performance_vs_rank
 from rnnrank.experiments import schuessler2020 as s20
 from rnnrank.experiments import schuessler2020_claims as claims
 
@@ -92,8 +93,10 @@ def test_a_trained_mante_run_has_fixation_an_untouched_bias_and_every_rank(tmp_p
     w = np.asarray(run.trajectory.weights)
     assert np.abs(w[-1] - w[0]).max() > 0
     rows = s20.analyse_task(run, task, members, setup)
-    assert [r["ranks"] for r in rows] == [list(range(26))] * 2
-    assert all(len(r["trunc_loss_ratio"]) == 26 for r in rows)
+    assert [r["rank_grid"] for r in rows] == [list(range(26))] * 2
+    for r in rows:  # 2 updates: no R reaches 5 % of loss(R = 0), so every R was tried
+        assert r["functional_rank"] is None and r["ranks"] == list(range(26))
+        assert len(r["trunc_loss_ratio"]) == 26
 
 
 def test_the_gate_drops_a_network_with_zero_updates():
@@ -139,7 +142,22 @@ def test_the_gate_keeps_a_converged_network_and_drops_a_planted_one():
         setup = replace(base, steps={"flipflop": steps})
         run, task, members = s20.train_task("flipflop", setup)
         rows += s20.analyse_task(run, task, members, setup)
+        if steps:  # the blockwise rank search gives the full search's answer, any block
+            full = performance_vs_rank(run.model, task, list(range(26)),
+                                       trajectory=run.trajectory, member=0, batch_size=32,
+                                       seed=10_000)
+            want = functional_rank(full.ranks, full.loss)
+            assert want is not None
+            for block in (1, 4, 26):
+                _, loss, _, fr, _ = s20.rank_search(run, task, setup, 0, 0, block=block)
+                assert fr == want
+                np.testing.assert_allclose(loss, full.loss[:len(loss)], rtol=1e-12)
     assert [r["converged"] for r in rows] == [True, True, False, False]
+    for r in rows[:2]:  # the search stopped at the block holding the functional rank
+        assert r["functional_rank"] is not None
+        assert r["ranks"] == list(range(len(r["ranks"]))) and r["functional_rank"] in r["ranks"]
+        assert r["trunc_loss_ratio"][r["ranks"].index(r["functional_rank"])] < 0.05
+        assert all(v >= 0.05 for v in r["trunc_loss_ratio"][:r["functional_rank"]])
     (e,) = claims.summarise(rows)
     assert (e["n"], e["n_converged"]) == (4, 2)
     assert e["functional_rank"] == pytest.approx(np.mean([r["functional_rank"] for r in rows[:2]]))
@@ -213,7 +231,7 @@ def test_full_run_trains_resumes_and_analyses_lone_runs(tmp_path):
     assert full.plan_full(setup, tmp_path)["flipflop"] == []  # finished: nothing to resume
     rows = full.analyse_sweep(setup, tmp_path)
     assert sorted((r["g"], r["seed"]) for r in rows) == [(0.0, 0), (0.0, 1), (0.9, 0), (0.9, 1)]
-    assert all(r["ranks"] == list(range(26)) for r in rows)
+    assert all(r["rank_grid"] == list(range(26)) for r in rows)
     run = next((tmp_path / "sweeps" / "flipflop" / "runs").iterdir())
     traj = load_trajectory(run)
     assert np.all(np.asarray(traj.parameter("b")) == 0)  # b not trained in the sweep either

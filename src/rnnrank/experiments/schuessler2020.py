@@ -141,6 +141,35 @@ def _loss_per_update(run, E: int):
     return steps, loss
 
 
+def rank_search(run, task, setup: Setup, member, seed: int, block: int = 6):
+    """Functional rank over ``setup.ranks`` (every R = 0 … 25 for the paper), searched in
+    increasing blocks of ``block`` ranks that stop after the first block holding an R with
+    loss(R) < rel_loss_c · loss(R = 0): the smallest such R is the full search's answer, at a
+    fraction of the cost (each R is a 512-trial float64 run of the network).
+
+    Returns (ranks evaluated [R'], loss [R'], score [R'], functional rank or None, the
+    ``TruncationResult`` of the first block: trained-network and initial losses).
+    """
+    grid = list(setup.ranks)
+    if grid[0] != 0:
+        raise ValueError(f"the rank grid must start at 0, got {grid[:3]}")
+    ranks, loss, score, first, fr = [], [], [], None, None
+    for lo in range(0, len(grid), block):
+        part = grid[lo:lo + block]
+        res = an.performance_vs_rank(run.model, task, part if lo == 0 else [0, *part],
+                                     trajectory=run.trajectory, member=member,
+                                     batch_size=setup.test_batch, seed=10_000 + seed)
+        first = first or res
+        keep = slice(0, None) if lo == 0 else slice(1, None)
+        ranks += list(map(int, res.ranks[keep]))
+        loss += list(res.loss[keep])
+        score += list(res.score[keep])
+        fr = an.functional_rank(ranks, loss, threshold=setup.rel_loss_c)
+        if fr is not None:
+            break
+    return ranks, np.array(loss), np.array(score), fr, first
+
+
 def analyse_task(run, task, members, setup: Setup) -> list[dict]:
     """Per member: functional rank (every R in ``setup.ranks``), ‖ΔW‖_F, shuffle ratio,
     convergence time, spectra, truncation curve, effective ranks over training, and the
@@ -156,15 +185,12 @@ def analyse_task(run, task, members, setup: Setup) -> list[dict]:
     for e, (g, seed) in enumerate(members):
         traj = run.trajectory
         m = e if ensemble else None
-        trunc = an.performance_vs_rank(run.model, task, list(setup.ranks), trajectory=traj,
-                                       member=m, batch_size=setup.test_batch,
-                                       seed=10_000 + seed)
+        ranks, tl, ts, fr, trunc = rank_search(run, task, setup, m, seed)
         shuf = an.shuffle_test(run.model, task, trajectory=traj, member=m,
                                n_draws=setup.n_shuffles, batch_size=setup.test_batch,
                                seed=20_000 + seed)
         over = an.ranks_over_training(traj, member=m)
         svals = an.spectra_over_training(traj, member=m, snapshots=[len(traj) - 1])[0]
-        fr = trunc.functional_rank(threshold=c)
         ct = an.convergence_time(loss[:, e], steps, threshold=c)
         out.append({
             "task": task.name, "g": g, "seed": seed,
@@ -177,9 +203,9 @@ def analyse_task(run, task, members, setup: Setup) -> list[dict]:
             "final_loss": float(loss[-1, e]), "initial_loss": float(loss[0, e]),
             "final_score": trunc.score_full,
             "score_name": task.score_name, "svals": svals[:30].tolist(),
-            "ranks": list(map(int, trunc.ranks)), "trunc_loss_ratio":
-                (trunc.loss / trunc.loss[0]).tolist(),
-            "trunc_score": trunc.score.tolist(), "steps": np.asarray(traj.steps).tolist(),
+            "rank_grid": list(setup.ranks), "ranks": ranks,
+            "trunc_loss_ratio": (tl / tl[0]).tolist(), "trunc_score": ts.tolist(),
+            "steps": np.asarray(traj.steps).tolist(),
             "participation": over["participation"].tolist(),
             "fraction90": over["fraction"].tolist(),
         })

@@ -48,11 +48,14 @@ def _figures(results, out: Path) -> list[str]:
          "spectra.png")
 
     def truncation(ax, rs, label):
-        ratio = np.mean([r["trunc_loss_ratio"] for r in rs], axis=0)
-        ax.semilogy(rs[0]["ranks"], ratio, ".-", label=label)
+        color = None
+        for i, r in enumerate(rs):  # each network, up to the rank search's stop
+            (line,) = ax.semilogy(r["ranks"], r["trunc_loss_ratio"], ".-", lw=0.8,
+                                  label=label if i == 0 else None, color=color)
+            color = line.get_color()
         ax.axhline(0.05, color="0.6", ls=":")
 
-    save(_per_task(groups, tasks, truncation, "loss of W0 + ΔW_R (all seeds)",
+    save(_per_task(groups, tasks, truncation, "loss of W0 + ΔW_R (every seed)",
                    xlabel="truncation rank R", ylabel="loss(R) / loss(R = 0)")[0],
          "truncation.png")
 
