@@ -188,7 +188,8 @@ def reproduce(
     paper: Annotated[str, typer.Argument(help="Paper to reproduce: schuessler2020, liu2024.")],
     out: Annotated[Path | None, typer.Option(help="Report and run directory (resumable).")]
     = None,
-    quick: Annotated[bool, typer.Option(help="Reduced sizes: < 10 min on 2 cores.")] = False,
+    quick: Annotated[bool, typer.Option(
+        help="Reduced sizes (schuessler2020: ~17 min on 2 loaded cores).")] = False,
     full: Annotated[bool, typer.Option(
         help="schuessler2020: the paper's networks as rr.sweep runs (batched ensembles, "
         "resumable, --backend).")] = False,

@@ -236,3 +236,33 @@ def test_full_run_trains_resumes_and_analyses_lone_runs(tmp_path):
     traj = load_trajectory(run)
     assert np.all(np.asarray(traj.parameter("b")) == 0)  # b not trained in the sweep either
     assert np.abs(np.asarray(traj.weights[-1]) - np.asarray(traj.weights[0])).max() > 0
+
+
+def _entry(task, g, n_conv, ct=None, ct_se=None, dn=None, dn_se=None, n=5):
+    return {"task": task, "g": g, "n": n, "n_converged": n_conv, "convergence_time": ct,
+            "convergence_time_se": ct_se, "delta_norm": dn, "delta_norm_se": dn_se,
+            "functional_rank": None, "functional_rank_se": None, "shuffle_ratio": None,
+            "shuffle_ratio_se": None}
+
+
+def test_u_shape_and_norm_decrease_verdicts_on_planted_summaries():
+    u = [_entry("flipflop", g, 5, ct, 3.0, dn, 0.02) for g, ct, dn in
+         ((0.0, 100, 1.9), (0.9, 40, 1.2), (1.5, 55, 0.6), (2.1, 90, 0.5))]
+    got = {c["claim"]: c["verdict"] for c in claims.network_claims(u) if c["g"] != 0.0
+           and c["claim"].endswith(("U-shaped", "with g"))}
+    assert got == {"convergence time U-shaped": "reproduced",
+                   "delta_norm decreases with g": "reproduced"}
+    flat = [dict(e) for e in u]
+    flat[-1]["convergence_time"] = 41  # no rise on the right: not a U
+    flat[1]["delta_norm"] = 0.5  # ‖ΔW‖ rises from g = 0.9 to 1.5 by 0.1 ≫ 2 s.e.
+    got = {c["claim"]: c["verdict"] for c in claims.network_claims(flat)
+           if c["claim"].endswith(("U-shaped", "with g"))}
+    assert got == {"convergence time U-shaped": "not reproduced",
+                   "delta_norm decreases with g": "not reproduced"}
+    short = [e for e in u if e["g"] <= 1.5]  # the grid stops at the minimum: cannot tell
+    (c,) = [c for c in claims.network_claims(short) if c["claim"].endswith("U-shaped")]
+    assert c["verdict"] == "inconclusive"
+    never = [_entry("romo", 0.0, 0, n=5)]  # none converged in 1200 updates: "> 600" holds
+    (c,) = [c for c in claims.network_claims(never, budget={"romo": 1200})
+            if c["claim"] == "convergence_time"]
+    assert c["verdict"] == "reproduced" and "1200" in c["note"]
