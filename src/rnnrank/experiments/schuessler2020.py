@@ -4,8 +4,12 @@ randomness and structure during learning in RNNs* — the rate-network part, and
 Setup (REFERENCES.md §1): h ← (1−dt)h + dt(W tanh h + U u), τ = 1, dt = 0.5, N = 256, W0 = g J/√N,
 ‖m‖ = √N, ‖w‖ = 1/√N (``io_scale="field"``), Adam lr = 0.05/N, batch 32; flip-flop (2 bits,
 ``memory="last"``), Mante and Romo with the paper's timings; 1000 / 2000 / 6000 updates;
-g ∈ arange(0, g_max + 0.3, 0.3), g_max = 2.1 / 2.7 / 3.0; 5 seeds. Each task trains as *one*
-``RateRNN`` ensemble (every g × seed a member, members share batches); analyses run per member.
+g ∈ arange(0, g_max + 0.3, 0.3), g_max = 2.1 / 2.7 / 3.0; 5 seeds; as in the authors' code
+Mante with fixation, b not trained, the functional rank searched over every R = 0 … 25, and
+only converged networks averaged (``schuessler2020_claims``). ``Setup`` names every value once.
+Each task trains as *one* ``RateRNN`` ensemble (every g × seed a member, each with its own
+batches); analyses run per member. ``--full`` runs the same networks as ``rr.sweep`` runs
+(``schuessler2020_full``); the linear model is ``schuessler2020_linear``.
 
 The LSTM part (§5) is in ``schuessler2020_lstm``, run by ``lstm_part``.
 """
