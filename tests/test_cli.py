@@ -142,3 +142,11 @@ def test_analyze_prints_a_readable_table(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "{'" not in text and "best_rank" in text  # no raw Python dicts
     assert "none applies" in text  # an empty list of bounds is explained
+
+def test_reproduce_full_dry_run_plans_the_papers_145_networks(tmp_path, capsys):
+    assert main(["reproduce", "schuessler2020", "--full", "--dry-run", "--json",
+                 "--out", str(tmp_path)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["networks"] == 145 and out["jobs"] == {"flipflop": [40], "mante": [50],
+                                                      "romo": [55]}
+    assert main(["reproduce", "liu2024", "--full"]) == 2

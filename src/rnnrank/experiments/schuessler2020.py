@@ -4,8 +4,12 @@ randomness and structure during learning in RNNs* — the rate-network part, and
 Setup (REFERENCES.md §1): h ← (1−dt)h + dt(W tanh h + U u), τ = 1, dt = 0.5, N = 256, W0 = g J/√N,
 ‖m‖ = √N, ‖w‖ = 1/√N (``io_scale="field"``), Adam lr = 0.05/N, batch 32; flip-flop (2 bits,
 ``memory="last"``), Mante and Romo with the paper's timings; 1000 / 2000 / 6000 updates;
-g ∈ arange(0, g_max + 0.3, 0.3), g_max = 2.1 / 2.7 / 3.0; 5 seeds. Each task trains as *one*
-``RateRNN`` ensemble (every g × seed a member, members share batches); analyses run per member.
+g ∈ arange(0, g_max + 0.3, 0.3), g_max = 2.1 / 2.7 / 3.0; 5 seeds; as in the authors' code
+Mante with fixation, b not trained, the functional rank searched over every R = 0 … 25, and
+only converged networks averaged (``schuessler2020_claims``). ``Setup`` names every value once.
+Each task trains as *one* ``RateRNN`` ensemble (every g × seed a member, each with its own
+batches); analyses run per member. ``--full`` runs the same networks as ``rr.sweep`` runs
+(``schuessler2020_full``); the linear model is ``schuessler2020_linear``.
 
 The LSTM part (§5) is in ``schuessler2020_lstm``, run by ``lstm_part``.
 """
@@ -14,7 +18,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,53 +30,93 @@ from ..store.run_dir import RunDir
 from ..tasks import make
 
 TASKS = ("flipflop", "mante", "romo")
-TASK_OPTIONS = {"flipflop": {"n_bits": 2, "memory": "last"}, "mante": {}, "romo": {}}
 
 
 @dataclass(frozen=True)
 class Setup:
-    """Sizes of a reproduction (``paper()`` or ``quick()``)."""
+    """Every value of a reproduction, named once (``paper()`` or ``quick()``).
 
-    n_rec: int = 256
-    dt: float = 0.5
-    lr_times_n: float = 0.05
-    batch_size: int = 32
-    steps: dict = field(default_factory=lambda: {"flipflop": 1000, "mante": 2000, "romo": 6000})
-    g_max: dict = field(default_factory=lambda: {"flipflop": 2.1, "mante": 2.7, "romo": 3.0})
-    g_grid: tuple | None = None  # overrides arange(0, g_max + 0.3, 0.3)
-    seeds: tuple = (0, 1, 2, 3, 4)
-    record_every: int = 10
-    ranks: tuple = (0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 30)
-    test_batch: int = 512
-    n_shuffles: int = 3
-    linear_n: int = 1024
-    linear_gains: tuple = (0.0, 0.3, 0.6, 0.9)
-    linear_z_hat: float = 0.5
+    Sources: the paper (arXiv 2006.11036, §3 and appendix) and the authors' notebooks
+    ``generate_nonlinear.ipynb`` / ``generate_linear.ipynb`` / ``figures_nonlinear.ipynb``
+    (frschu/neurips_2020_interplay_randomness_structure), as listed in shared/REFERENCES.md §1.
+    Rows a–g refer to the table of issue 22.
+    """
+
+    n_rec: int = 256  # (f) dim_rec = 256
+    dt: float = 0.5  # (f) dt = 0.5, τ = 1
+    lr_times_n: float = 0.05  # (f) Adam, lr = 0.05 / N
+    batch_size: int = 32  # (f) batch_size = 32
+    test_batch: int = 512  # (f) batch_size_test = 512
+    steps: dict = field(default_factory=lambda: {  # (c) n_epochs (one update per epoch)
+        "flipflop": 1000, "mante": 2000, "romo": 6000})
+    g_max: dict = field(default_factory=lambda: {  # (f) gs = arange(0, g_max + 0.3, 0.3)
+        "flipflop": 2.1, "mante": 2.7, "romo": 3.0})
+    g_step: float = 0.3  # (f) step of the g grid
+    g_grid: tuple | None = None  # overrides the arange grid (quick mode only)
+    seeds: tuple = (0, 1, 2, 3, 4)  # (f) n_samples = 5
+    task_options: dict = field(default_factory=lambda: {
+        "flipflop": {"n_bits": 2, "memory": "last"},  # 2 channels, output holds the last pulse
+        "mante": {"fixate": True},  # (a) Mante generated with fixate=True
+        "romo": {"fixate": True}})  # Romo: target 0 (mask 1) before f2 ends
+    trainable: tuple = ("W", "U", "V")  # (b) W_in, W, W_out trained; train_brec=False
+    ranks: tuple = tuple(range(26))  # (e) n_ranks = 26: every R = 0 … 25
+    rel_loss_c: float = 0.05  # (d) fig_specs.rel_loss_c: convergence and functional rank
+    independent_batches: bool = True  # every network its own trials, as separate runs
+    record_every: int = 50  # snapshots of W (recording only; not a paper value)
+    n_shuffles: int = 1  # the authors shuffle W0 once per network
+    # (g) the linear model (generate_linear.ipynb, scenario 'fig_3_4')
+    linear_n: int = 1024  # dim_rec = 1024
+    linear_gains: tuple = tuple(round(0.1 * i, 1) for i in range(10))  # arange(0, 1, 0.1)
+    linear_z_hats: tuple = (0.5, 1.0, 2.0)  # target_amps
+    linear_lr0: tuple = (0.015, 0.009, 0.003)  # lr0s per ẑ; SGD lr = lr0·(1 − g²)²
+    linear_epochs: int = 200  # n_epochs, batch_size = 1 (one update per epoch)
+    linear_draws: int = 5  # n_samples
     tasks: tuple = TASKS
     label: str = "paper"
 
     def gains(self, task: str) -> list[float]:
+        """The g grid of ``task``: arange(0, g_max + step, step), or ``g_grid``."""
         if self.g_grid is not None:
             return [float(g) for g in self.g_grid]
-        return [round(float(g), 10) for g in np.arange(0, self.g_max[task] + 0.3 - 1e-9, 0.3)]
+        n = int(round(self.g_max[task] / self.g_step)) + 1
+        return [round(i * self.g_step, 10) for i in range(n)]
+
+    @property
+    def lr(self) -> float:
+        return self.lr_times_n / self.n_rec
 
 
 def paper() -> Setup:
-    """The paper's sizes (hours on 2 CPU cores)."""
+    """The authors' setup (rows a–g of issue 22). Hours on 2 CPU cores."""
     return Setup()
 
 
 def quick() -> Setup:
-    """A < 10 min version on 2 cores: N = 128, g ∈ {0, 0.9, 1.5}, one seed, fewer updates,
-    a 256-trial test batch, N = 256 for the linear model."""
-    return replace(Setup(), n_rec=128, steps={"flipflop": 400, "mante": 400, "romo": 600},
-                   g_grid=(0.0, 0.9, 1.5), seeds=(0,), record_every=20, test_batch=256,
-                   n_shuffles=2, ranks=(0, 1, 2, 3, 4, 5, 6, 8, 10, 15, 20), linear_n=256,
-                   label="quick")
+    """A smaller run that keeps the method: Mante with fixation, b untrained, the convergence
+    gate, every rank 0 … 25, 2 seeds. What it changes is listed by ``differences``."""
+    return replace(Setup(), n_rec=128, steps={"flipflop": 600, "mante": 800, "romo": 1200},
+                   g_grid=(0.0, 0.9, 1.5), seeds=(0, 1), test_batch=256, record_every=50,
+                   linear_n=256, linear_gains=(0.0, 0.3, 0.6, 0.9), linear_z_hats=(0.5, 2.0),
+                   linear_lr0=(0.015, 0.003), linear_draws=2, label="quick")
+
+
+def differences(setup: Setup) -> list[str]:
+    """Every field in which ``setup`` differs from ``paper()``, as "name: ours (paper: …)"."""
+    ref = paper()
+    out = []
+    for f in fields(Setup):
+        if f.name == "label":
+            continue
+        mine, theirs = getattr(setup, f.name), getattr(ref, f.name)
+        if mine != theirs:
+            if f.name == "g_grid":
+                theirs = {t: ref.gains(t) for t in setup.tasks}
+            out.append(f"{f.name}: {mine} (paper: {theirs})")
+    return out
 
 
 def make_task(name: str, setup: Setup):
-    return make(name, dt=setup.dt, **TASK_OPTIONS[name])
+    return make(name, dt=setup.dt, **setup.task_options[name])
 
 
 def train_task(name: str, setup: Setup, out: str | Path | None = None, *, progress=False):
@@ -81,10 +125,11 @@ def train_task(name: str, setup: Setup, out: str | Path | None = None, *, progre
     gains = setup.gains(name)
     members = [(g, s) for g in gains for s in setup.seeds]
     model = RateRNN(task.n_in, setup.n_rec, task.n_out, gain=[g for g, _ in members],
-                    seed=[s for _, s in members], dt=setup.dt, tau=1.0, io_scale="field")
-    run = train(model, task, rule="bptt", steps=setup.steps[name],
-                lr=setup.lr_times_n / setup.n_rec, optimizer="adam",
-                batch_size=setup.batch_size, record_every=setup.record_every, out=out, seed=0,
+                    seed=[s for _, s in members], dt=setup.dt, tau=1.0, io_scale="field",
+                    trainable=setup.trainable)
+    run = train(model, task, rule="bptt", steps=setup.steps[name], lr=setup.lr,
+                optimizer="adam", batch_size=setup.batch_size, record_every=setup.record_every,
+                independent_batches=setup.independent_batches, out=out, seed=0,
                 progress=progress)
     return run, task, members
 
@@ -100,33 +145,71 @@ def _loss_per_update(run, E: int):
     return steps, loss
 
 
+def rank_search(run, task, setup: Setup, member, seed: int, block: int = 6):
+    """Functional rank over ``setup.ranks`` (every R = 0 … 25 for the paper), searched in
+    increasing blocks of ``block`` ranks that stop after the first block holding an R with
+    loss(R) < rel_loss_c · loss(R = 0): the smallest such R is the full search's answer, at a
+    fraction of the cost (each R is a 512-trial float64 run of the network).
+
+    Returns (ranks evaluated [R'], loss [R'], score [R'], functional rank or None, the
+    ``TruncationResult`` of the first block: trained-network and initial losses).
+    """
+    grid = list(setup.ranks)
+    if grid[0] != 0:
+        raise ValueError(f"the rank grid must start at 0, got {grid[:3]}")
+    ranks, loss, score, first, fr = [], [], [], None, None
+    for lo in range(0, len(grid), block):
+        part = grid[lo:lo + block]
+        res = an.performance_vs_rank(run.model, task, part if lo == 0 else [0, *part],
+                                     trajectory=run.trajectory, member=member,
+                                     batch_size=setup.test_batch, seed=10_000 + seed)
+        first = first or res
+        keep = slice(0, None) if lo == 0 else slice(1, None)
+        ranks += list(map(int, res.ranks[keep]))
+        loss += list(res.loss[keep])
+        score += list(res.score[keep])
+        fr = an.functional_rank(ranks, loss, threshold=setup.rel_loss_c)
+        if fr is not None:
+            break
+    return ranks, np.array(loss), np.array(score), fr, first
+
+
 def analyse_task(run, task, members, setup: Setup) -> list[dict]:
-    """Per member: functional rank, ‖ΔW‖_F, shuffle ratios, convergence time, spectra,
-    truncation curve and effective ranks over training."""
+    """Per member: functional rank (every R in ``setup.ranks``), ‖ΔW‖_F, shuffle ratio,
+    convergence time, spectra, truncation curve, effective ranks over training, and the
+    authors' gate ``converged`` (a convergence time > 0 *and* a functional rank > 0).
+
+    ``run`` holds an ensemble (``members`` its (g, seed) in order) or one network (a lone run,
+    e.g. a sweep's; ``members`` its single (g, seed)).
+    """
     steps, loss = _loss_per_update(run, len(members))
-    ranks = [r for r in setup.ranks if r < setup.n_rec] + [setup.n_rec]
+    c = setup.rel_loss_c
+    ensemble = bool(run.trajectory.ensemble)
     out = []
     for e, (g, seed) in enumerate(members):
         traj = run.trajectory
-        trunc = an.performance_vs_rank(run.model, task, ranks, trajectory=traj, member=e,
-                                       batch_size=setup.test_batch, seed=10_000 + seed)
-        shuf = an.shuffle_test(run.model, task, trajectory=traj, member=e,
+        m = e if ensemble else None
+        ranks, tl, ts, fr, trunc = rank_search(run, task, setup, m, seed)
+        shuf = an.shuffle_test(run.model, task, trajectory=traj, member=m,
                                n_draws=setup.n_shuffles, batch_size=setup.test_batch,
                                seed=20_000 + seed)
-        over = an.ranks_over_training(traj, member=e)
-        svals = an.spectra_over_training(traj, member=e, snapshots=[len(traj) - 1])[0]
+        over = an.ranks_over_training(traj, member=m)
+        svals = an.spectra_over_training(traj, member=m, snapshots=[len(traj) - 1])[0]
+        ct = an.convergence_time(loss[:, e], steps, threshold=c)
         out.append({
             "task": task.name, "g": g, "seed": seed,
-            "functional_rank": trunc.functional_rank(),
+            "functional_rank": fr, "convergence_time": ct,
+            "converged": bool(ct is not None and ct > 0 and fr is not None and fr > 0),
             "delta_norm": float(np.sqrt(np.sum(svals**2))),
-            "w0_norm": float(np.linalg.norm(np.asarray(traj.weights[0][e], np.float64))),
+            "w0_norm": float(np.linalg.norm(np.asarray(
+                traj.weights[0][e] if ensemble else traj.weights[0], np.float64))),
             "shuffle_ratio": shuf.ratio("permuted_w0"), "shuffle": shuf.ratios(),
-            "convergence_time": an.convergence_time(loss[:, e], steps),
-            "final_loss": float(loss[-1, e]), "final_score": trunc.score_full,
+            "final_loss": float(loss[-1, e]), "initial_loss": float(loss[0, e]),
+            "final_score": trunc.score_full,
             "score_name": task.score_name, "svals": svals[:30].tolist(),
-            "ranks": list(map(int, trunc.ranks)), "trunc_loss_ratio":
-                (trunc.loss / trunc.loss_initial).tolist(),
-            "trunc_score": trunc.score.tolist(), "steps": np.asarray(traj.steps).tolist(),
+            "rank_grid": list(setup.ranks), "ranks": ranks,
+            "trunc_loss_ratio": (tl / tl[0]).tolist(), "trunc_score": ts.tolist(),
+            "steps": np.asarray(traj.steps).tolist(),
             "participation": over["participation"].tolist(),
             "fraction90": over["fraction"].tolist(),
         })
@@ -134,24 +217,12 @@ def analyse_task(run, task, members, setup: Setup) -> list[dict]:
 
 
 def linear_part(setup: Setup) -> list[dict]:
-    """The linear model (only W trained by gradient descent) at each g: measured vs predicted
-    learning-time ratio t(g)/t(0), ‖ΔW‖ at convergence and L_shuff/L0."""
-    lt = an.linear_theory
-    rows, t_ref = [], None
-    for g in setup.linear_gains:
-        p = lt.LinearProblem.draw(setup.linear_n, g, setup.linear_z_hat, seed=0)
-        run = lt.simulate(p, lr=0.02, steps=int(6 / 0.02 / lt.beta(g) ** 2) + 1,
-                          record_svals=False, refresh_every=100)
-        t = run.convergence_step()
-        t_ref = t if t_ref is None else t_ref
-        shuf = np.mean([lt.shuffled_loss(p, run.delta, seed=s) for s in range(5)]) / run.loss[0]
-        rows.append({"g": g, "convergence_step": t, "time_ratio": t / t_ref,
-                     "time_ratio_theory": float(lt.convergence_time_ratio(g, 0.0)),
-                     "delta_norm": float(np.linalg.norm(run.delta)),
-                     "delta_norm_theory": float(lt.delta_norm_at_convergence(g, p.z_hat)),
-                     "shuffle_ratio": float(shuf),
-                     "shuffle_ratio_theory": float(lt.shuffle_ratio(g))})
-    return rows
+    """The authors' linear experiment (``schuessler2020_linear``) at the setup's sizes: one
+    row per (ẑ, g, draw)."""
+    from .schuessler2020_linear import run_linear
+
+    return run_linear(setup.linear_n, setup.linear_gains, setup.linear_z_hats,
+                      setup.linear_lr0, epochs=setup.linear_epochs, draws=setup.linear_draws)
 
 
 def lstm_part(setup: Setup, out: Path) -> dict:
@@ -162,13 +233,36 @@ def lstm_part(setup: Setup, out: Path) -> dict:
                     Path(out) / "runs" / "lstm")
 
 
+def collect(setup: Setup, rows: list[dict], linear: list[dict], lstm: dict | None,
+            timings: dict, seconds: float) -> dict:
+    """results.json: the setup and how it differs from the paper's, every network, the gated
+    summary, every claim with its verdict, the linear model, the LSTM, wall times."""
+    from .schuessler2020_claims import linear_claims, network_claims, summarise
+    from .schuessler2020_linear import summarise_linear
+
+    summary = summarise(rows)
+    lin_summary = summarise_linear(linear) if linear else []
+    claims = network_claims(summary, budget=setup.steps) + linear_claims(lin_summary)
+    if lstm is not None and "verdict" in lstm:
+        claims.append(lstm["verdict"])
+    return {"setup": {k: (list(v) if isinstance(v, tuple) else v)
+                      for k, v in asdict(setup).items()},
+            "differences_from_paper": differences(setup), "summary": summary,
+            "claims": claims, "networks": rows, "linear": linear, "linear_summary": lin_summary,
+            "lstm": lstm, "seconds_per_part": timings, "seconds": round(seconds, 1)}
+
+
 def reproduce(out: str | Path = "runs/schuessler2020", *, quick_run: bool = False,
+              setup: Setup | None = None, lstm: bool = True, linear: bool = True,
               progress: bool = False) -> dict:
     """Train what is missing under ``out/runs/<task>`` (resumable), analyse, and write the
-    report (``out/index.md``, figures, ``results.json``). Returns the results."""
+    report (``out/index.md``, figures, ``results.json``). Returns the results.
+
+    ``setup`` overrides ``paper()`` / ``quick()``; ``lstm`` / ``linear`` switch those parts off.
+    """
     from .schuessler2020_report import write_report
 
-    setup = quick() if quick_run else paper()
+    setup = setup or (quick() if quick_run else paper())
     out = Path(out)
     t0 = time.perf_counter()
     rows, timings = [], {}
@@ -177,12 +271,13 @@ def reproduce(out: str | Path = "runs/schuessler2020", *, quick_run: bool = Fals
         run, task, members = train_task(name, setup, out / "runs" / name, progress=progress)
         rows += analyse_task(run, task, members, setup)
         timings[name] = round(time.perf_counter() - t1, 1)
-    linear = linear_part(setup)
-    lstm = lstm_part(setup, out)
-    results = {"setup": {k: (list(v) if isinstance(v, tuple) else v)
-                         for k, v in asdict(setup).items()},
-               "networks": rows, "linear": linear, "lstm": lstm, "seconds_per_task": timings,
-               "seconds": round(time.perf_counter() - t0, 1)}
+    t1 = time.perf_counter()
+    lin = linear_part(setup) if linear else []
+    timings["linear"] = round(time.perf_counter() - t1, 1)
+    t1 = time.perf_counter()
+    lstm_result = lstm_part(setup, out) if lstm else None
+    timings["lstm"] = round(time.perf_counter() - t1, 1)
+    results = collect(setup, rows, lin, lstm_result, timings, time.perf_counter() - t0)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=1, default=float))
     write_report(results, out)

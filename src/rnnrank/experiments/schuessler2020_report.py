@@ -9,6 +9,7 @@ import numpy as np
 
 from ..analysis import linear_theory as lt
 from ..report._mpl import new_figure
+from .schuessler2020_claims import PAPER
 
 
 def _by_task_g(rows):
@@ -16,15 +17,6 @@ def _by_task_g(rows):
     for r in rows:
         groups[(r["task"], r["g"])].append(r)
     return groups
-
-
-def _mean(values):
-    vals = [v for v in values if v is not None]
-    return float(np.mean(vals)) if vals else None
-
-
-def _fmt(v, spec=".3g"):
-    return "—" if v is None else format(v, spec)
 
 
 def _per_task(groups, tasks, draw, title: str, **labels):
@@ -56,35 +48,20 @@ def _figures(results, out: Path) -> list[str]:
          "spectra.png")
 
     def truncation(ax, rs, label):
-        ratio = np.mean([r["trunc_loss_ratio"] for r in rs], axis=0)
-        ax.semilogy(rs[0]["ranks"][:-1], ratio[:-1], ".-", label=label)
+        color = None
+        for i, r in enumerate(rs):  # each network, up to the rank search's stop
+            (line,) = ax.semilogy(r["ranks"], r["trunc_loss_ratio"], ".-", lw=0.8,
+                                  label=label if i == 0 else None, color=color)
+            color = line.get_color()
         ax.axhline(0.05, color="0.6", ls=":")
 
-    save(_per_task(groups, tasks, truncation, "loss of W0 + ΔW_R", xlabel="truncation rank R",
-                   ylabel="loss(R) / L0")[0], "truncation.png")
+    save(_per_task(groups, tasks, truncation, "loss of W0 + ΔW_R (every seed)",
+                   xlabel="truncation rank R", ylabel="loss(R) / loss(R = 0)")[0],
+         "truncation.png")
 
-    g_lin = np.linspace(0, 0.99, 100)
-    fig, axes = new_figure((12, 3.2), 1, 3)
-    for t in tasks:
-        gs = sorted(g for (task, g) in groups if task == t)
-        sh = [_mean(r["shuffle_ratio"] for r in groups[(t, g)]) for g in gs]
-        ct = [_mean(r["convergence_time"] for r in groups[(t, g)]) for g in gs]
-        dn = [_mean(r["delta_norm"] for r in groups[(t, g)]) for g in gs]
-        axes[0].plot(gs, sh, "o-", label=t)
-        axes[1].plot(gs, [np.nan if c is None else c for c in ct], "o-", label=t)
-        axes[2].plot(gs, dn, "o-", label=t)
-        if ct and ct[0]:
-            axes[1].plot(g_lin, ct[0] * (1 - g_lin**2) ** 2, ":", color="0.5")
-        if dn:
-            axes[2].plot(g_lin, dn[0] * (1 - g_lin**2), ":", color="0.5")
-    axes[0].plot(g_lin, lt.shuffle_ratio(g_lin), "k--", label="linear g⁴(2−g²)²")
-    axes[0].set(xlabel="g", ylabel="loss(shuffled W0 + ΔW) / L0", title="shuffle control")
-    axes[1].set(xlabel="g", ylabel="updates to 5% of L0", title="convergence time "
-                "(dotted: (1−g²)² shape)")
-    axes[2].set(xlabel="g", ylabel="‖ΔW‖_F", title="‖ΔW‖ (dotted: ẑ(1−g²) shape)")
-    for ax in axes:
-        ax.legend(fontsize=7, frameon=False)
-    save(fig, "vs_gain.png")
+    save(_vs_gain(results, tasks), "vs_gain.png")
+    if results.get("linear_summary"):
+        save(_linear_figure(results["linear_summary"]), "linear.png")
 
     def participation(ax, rs, label):
         ax.plot(rs[0]["steps"][1:], np.mean([r["participation"] for r in rs], axis=0)[1:],
@@ -95,58 +72,145 @@ def _figures(results, out: Path) -> list[str]:
     return made
 
 
-# Values read off the paper's figures (REFERENCES.md §1, ≈ ±15%, N = 256, mean of 5 seeds).
-PAPER = {  # g: {task: (convergence epochs, ‖ΔW‖_F, shuffle loss/L0, functional rank)}
-    0.0: {"flipflop": (105, 1.9, 0, 2), "mante": (360, 2.05, 0, 4.7),
-          "romo": (">600", 3.45, 0, 6.3)},
-    0.9: {"flipflop": (40, 1.2, 1, 5), "mante": (50, 0.95, 1, 4), "romo": (320, 2.2, 1, 6.2)},
-    1.5: {"flipflop": (60, 0.6, 1, 7.7), "mante": (45, 0.72, 1, 5.5), "romo": (80, 1.25, 1, 5.5)},
-}
+def _vs_gain(results, tasks):
+    """Means ± s.e. over converged networks against g, per task (``summary``)."""
+    fig, axes = new_figure((16, 3.2), 1, 4)
+    keys = (("convergence_time", "updates to 5% of L0", "convergence time"),
+            ("delta_norm", "‖ΔW‖_F", "‖ΔW‖ at the end"),
+            ("shuffle_ratio", "loss(shuffled W0 + ΔW) / L0", "shuffle control"),
+            ("functional_rank", "functional rank", "functional rank (R = 0 … 25)"))
+    for t in tasks:
+        es = [e for e in results["summary"] if e["task"] == t and e["n_converged"] > 0]
+        gs = [e["g"] for e in es]
+        for ax, (k, ylabel, title) in zip(axes, keys, strict=True):
+            ax.errorbar(gs, _f(e[k] for e in es), yerr=_f(e[k + "_se"] or 0 for e in es),
+                        fmt="o-", ms=3, capsize=2, label=t)
+            ax.set(xlabel="g", ylabel=ylabel, title=title)
+    g_lin = np.linspace(0, 0.99, 100)
+    axes[2].plot(g_lin, lt.shuffle_ratio(g_lin), "k--", lw=0.8, label="linear g⁴(2−g²)²")
+    for g, per in PAPER.items():
+        for i, k in ((0, 0), (1, 1), (2, 2), (3, 3)):
+            for t in tasks:
+                v = per[t][k]
+                if not isinstance(v, str):
+                    axes[i].plot([g], [v], "x", color="0.3", ms=5)
+    axes[0].plot([], [], "x", color="0.3", label="paper (≈)")
+    for ax in axes:
+        ax.legend(fontsize=7, frameon=False)
+    return fig
 
 
-def table_rows(results) -> list[str]:
-    """Markdown rows: per task and g, ours beside the paper's values (where it gives them)."""
-    lines = ["| task | g | functional rank (paper) | ‖ΔW‖_F (paper) | shuffle loss/L0 (paper) | "
-             "convergence updates (paper) | final score |", "|---|---|---|---|---|---|---|"]
-    for (task, g), rs in _by_task_g(results["networks"]).items():
-        p = PAPER.get(round(g, 1), {}).get(task)
-        conv = [r["convergence_time"] for r in rs]
-        conv_s = "never" if all(c is None for c in conv) else _fmt(_mean(conv), ".0f")
-        ours = [_fmt(_mean(r["functional_rank"] for r in rs), ".2g"),
-                _fmt(_mean(r["delta_norm"] for r in rs)),
-                _fmt(_mean(r["shuffle_ratio"] for r in rs), ".2f"), conv_s]
-        cells = [f"{o} ({p[i]})" if p else o for o, i in zip(ours, (3, 1, 2, 0), strict=True)]
-        score = _mean(r["final_score"] for r in rs)
-        lines.append(f"| {task} | {g:g} | " + " | ".join(cells) + f" | {_fmt(score, '.3f')} |")
+def _linear_figure(summary):
+    """Simulation means ± s.e. per ẑ with the analytic curves (1 − g²)², g⁴(2 − g²)², 1 − g²."""
+    fig, axes = new_figure((12, 3.2), 1, 3)
+    g_lin = np.linspace(0, 0.95, 100)
+    for z in sorted({e["z_hat"] for e in summary}):
+        es = [e for e in summary if e["z_hat"] == z]
+        gs = [e["g"] for e in es]
+        axes[0].errorbar(gs, _f(e["time_ratio"] for e in es),
+                         yerr=_f(e["time_ratio_se"] or 0 for e in es), fmt="o", ms=3,
+                         capsize=2, label=f"ẑ = {z:g}")
+        axes[1].errorbar(gs, _f(e["shuffle"] for e in es),
+                         yerr=_f(e["shuffle_se"] or 0 for e in es),
+                         fmt="o", ms=3, capsize=2, label=f"ẑ = {z:g}")
+        axes[2].errorbar(gs, _f(e["delta_norm"] / z for e in es),
+                         yerr=_f((e["delta_norm_se"] or 0) / z for e in es), fmt="o", ms=3,
+                         capsize=2, label=f"ẑ = {z:g}")
+    axes[0].plot(g_lin, (1 - g_lin**2) ** 2, "k--", label="(1−g²)²")
+    axes[1].plot(g_lin, lt.shuffle_ratio(g_lin), "k--", label="g⁴(2−g²)²")
+    axes[2].plot(g_lin, 1 - g_lin**2, "k--", label="1−g²")
+    axes[0].set(xlabel="g", ylabel="τ_c(g) / τ_c(0)", title="learning time to 5% of ẑ²/2")
+    axes[1].set(xlabel="g", ylabel="L_shuff / (ẑ²/2)", title="shuffle control")
+    axes[2].set(xlabel="g", ylabel="‖ΔW‖ / ẑ", title="‖ΔW‖ after 200 epochs", ylim=(0, 1.2))
+    for ax in axes:
+        ax.legend(fontsize=7, frameon=False)
+    return fig
+
+
+def _f(values) -> list[float]:
+    """None → NaN (so that matplotlib skips it)."""
+    return [np.nan if v is None else float(v) for v in values]
+
+
+def _pm(mean, se, spec=".3g"):
+    if mean is None:
+        return "—"
+    if isinstance(mean, str):
+        return mean
+    return format(mean, spec) + ("" if se is None else " ± " + format(se, ".2g"))
+
+
+def summary_rows(results) -> list[str]:
+    """Per task and g: converged count, then means ± s.e. over converged networks with the
+    paper's value in parentheses where it gives one."""
+    lines = ["| task | g | converged | functional rank (paper) | ‖ΔW‖_F (paper) | "
+             "shuffle loss/L0 (paper) | convergence updates (paper) | final loss/L0 (all) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for e in results["summary"]:
+        p = PAPER.get(round(e["g"], 1), {}).get(e["task"])
+        cells = []
+        for k, i in (("functional_rank", 3), ("delta_norm", 1), ("shuffle_ratio", 2),
+                     ("convergence_time", 0)):
+            ours = _pm(e[k], e[k + "_se"])
+            cells.append(f"{ours} ({p[i]})" if p else ours)
+        lines.append(f"| {e['task']} | {e['g']:g} | {e['n_converged']}/{e['n']} | "
+                     + " | ".join(cells) + f" | {_pm(e['final_loss'], None, '.3f')} |")
+    return lines
+
+
+def claim_rows(claims) -> list[str]:
+    lines = ["| claim | task | g | paper | ours (mean ± s.e.) | n | verdict |",
+             "|---|---|---|---|---|---|---|"]
+    for c in claims:
+        g = "" if c["g"] is None else f"{c['g']:g}"
+        paper = c["paper"] if isinstance(c["paper"], str) else f"{c['paper']:.3g}"
+        note = f" ({c['note']})" if c.get("note") else ""
+        lines.append(f"| {c['claim']} | {c['task']} | {g} | {paper} | "
+                     f"{_pm(c['ours'], c['se'])} | {c['n']} | **{c['verdict']}**{note} |")
     return lines
 
 
 def write_report(results, out: Path) -> Path:
     made = _figures(results, out)
     s = results["setup"]
-    lin = results["linear"]
     lines = [
         f"# Schuessler et al. 2020 — reproduction ({s['label']})", "",
         f"N = {s['n_rec']}, dt = {s['dt']}, Adam lr = {s['lr_times_n']}/N, batch "
         f"{s['batch_size']}, updates {s['steps']}, seeds {s['seeds']}, test batch "
-        f"{s['test_batch']}. Wall time {results['seconds']} s.", "",
+        f"{s['test_batch']}, trained {s['trainable']} (b stays 0), Mante "
+        f"{s['task_options']['mante']}, functional rank over R = {s['ranks'][0]} … "
+        f"{s['ranks'][-1]}. Wall time {results['seconds']} s "
+        f"(per part {results.get('seconds_per_part')}; 2 shared CPU cores).", "",
     ]
-    if s["label"] == "quick":
-        lines += ["**Quick version**: reduced from the paper's N = 256, 5 seeds, g grid up to "
-                  "2.1/2.7/3.0 and 1000/2000/6000 updates; the linear model at N = "
-                  f"{s['linear_n']} instead of 1024. Numbers are indicative only.", ""]
-    lines += ["Paper values (≈, read off figures, mean of 5 seeds, N = 256) in parentheses; "
-              "functional rank = smallest R with loss(R) < 0.05·loss(R=0); convergence = "
-              "first update with training loss < 0.05·L0.", "", *table_rows(results), "",
-              f"## Linear theory (N = {s['linear_n']}, ẑ = {s['linear_z_hat']}, "
-              "gradient descent, float64)", "",
-              "| g | t(g)/t(0) measured | (1−g²)² | ‖ΔW‖ measured | ẑ(1−g²) | "
-              "L_shuff/L0 measured | g⁴(2−g²)² |", "|---|---|---|---|---|---|---|"]
-    for r in lin:
-        lines.append(f"| {r['g']:g} | {r['time_ratio']:.3f} | {r['time_ratio_theory']:.3f} | "
-                     f"{r['delta_norm']:.3f} | {r['delta_norm_theory']:.3f} | "
-                     f"{r['shuffle_ratio']:.3f} | {r['shuffle_ratio_theory']:.3f} |")
-    lines += ["", "## LSTM (2 layers; offline sentiment-memory task standing in for SST/GloVe)", ""]
+    diffs = results.get("differences_from_paper") or []
+    if diffs:
+        lines += ["**Differences from the paper's setup** (everything else is the authors'):",
+                  "", *[f"- {d}" for d in diffs], ""]
+    else:
+        lines += ["This is the authors' setup (rows a–g of issue 22).", ""]
+    lines += ["Gate (as the authors' figures): only networks that converged (training loss < "
+              "0.05·L0) *and* have a functional rank (loss(R) < 0.05·loss(R=0) for some "
+              "R ≤ 25) enter the means; ± is one standard error over those networks. Paper "
+              "values (≈, read off its figures, N = 256, 5 seeds) in parentheses.", "",
+              *summary_rows(results), "", "## Claims and verdicts", "",
+              "Rule: reproduced when |ours − paper| ≤ 15 % of the paper's value (at least 1 "
+              "rank, or 0.15 for the shuffle ratio) + 2 s.e.; inconclusive with fewer than 2 "
+              "converged networks.", "", *claim_rows(results["claims"]), ""]
+    if results.get("linear_summary"):
+        lines += [f"## Linear model (N = {s['linear_n']}, {s['linear_draws']} draws, SGD lr = "
+                  f"lr0·(1−g²)², lr0 = {s['linear_lr0']} for ẑ = {s['linear_z_hats']}, "
+                  f"{s['linear_epochs']} epochs, losses / (ẑ²/2), float64)", "",
+                  "| ẑ | g | τ_c/τ_c(0) | (1−g²)² | L_shuff/(ẑ²/2) | g⁴(2−g²)² | ‖ΔW‖ | "
+                  "ẑ(1−g²) |", "|---|---|---|---|---|---|---|---|"]
+        for r in results["linear_summary"]:
+            lines.append(f"| {r['z_hat']:g} | {r['g']:g} | "
+                         f"{_pm(r['time_ratio'], r['time_ratio_se'])} | "
+                         f"{r['time_ratio_theory']:.3f} | {_pm(r['shuffle'], r['shuffle_se'])} "
+                         f"| {r['shuffle_theory']:.3f} | "
+                         f"{_pm(r['delta_norm'], r['delta_norm_se'])} | "
+                         f"{r['delta_norm_theory']:.3f} |")
+        lines.append("")
+    lines += ["## LSTM (2 layers; offline sentiment-memory task standing in for SST/GloVe)", ""]
     if results["lstm"] is None:
         lines += ["Not run.", ""]
     else:

@@ -54,7 +54,8 @@ def build(options: dict, *, gain=None, seed=None) -> tuple[RateRNN, Task, dict]:
                     gain=o["gain"] if gain is None else gain,
                     seed=o["seed"] if seed is None else seed,
                     nonlinearity=o["nonlinearity"], dt=o["dt"], tau=o["tau"], noise=o["noise"],
-                    init=o["init"], dtype=getattr(torch, o["dtype"]),
+                    init=o["init"], trainable=tuple(o.get("trainable", ("W", "U", "V", "b"))),
+                    dtype=getattr(torch, o["dtype"]),
                     device=_device(o.get("device", "cpu")))
     kw = dict(rule=o["rule"], steps=o["steps"], lr=o["lr"], optimizer=o["optimizer"],
               batch_size=o["batch_size"], record_every=o["record_every"],

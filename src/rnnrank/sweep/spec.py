@@ -32,7 +32,11 @@ TRAIN_OPTIONS: dict[str, object] = {
     "checkpoint_every": 100, "seed": 0, "grad_clip": None, "lr_warmup": 0,
     "lr_schedule": "constant", "dtype": "float32", "device": "cpu",
     "flossing": None,  # options of rr.learning.Flossing (a mapping; {} for its defaults)
+    "trainable": ["W", "U", "V", "b"],
 }
+# Options added after run names were fixed: left out of a run's name while at their default,
+# so that the runs of existing sweeps keep their directories.
+NAME_OMITS_DEFAULT = ("trainable", "flossing")
 ANALYZE_OPTIONS: dict[str, object] = {
     "run": None, "matrix_rank": True, "tensor_rank": False, "ranks": [1, 2, 3, 4, 5, 6, 7, 8],
     "restarts": 3, "member": None, "batch_size": 512,
@@ -57,7 +61,8 @@ class RunSpec:
     def name(self) -> str:
         """``gain-0.5_seed-1_3f2a9c1d``: the overrides, then a hash of the resolved options
         (without ``steps``/``checkpoint_every``, so that a longer re-run extends the run)."""
-        stable = {k: v for k, v in self.options.items() if k not in RESUMABLE}
+        stable = {k: v for k, v in self.options.items() if k not in RESUMABLE
+                  and not (k in NAME_OMITS_DEFAULT and v == TRAIN_OPTIONS.get(k))}
         digest = hashlib.sha1(json.dumps([self.kind, stable], sort_keys=True, default=str)
                               .encode()).hexdigest()[:8]
         parts = [f"{k}-{_short(v)}" for k, v in self.overrides.items() if k not in RESUMABLE]

@@ -12,8 +12,9 @@ channel carries a coherence c_i = ±k/8, k ∈ {1, 2, 4, 8} (sign and magnitude 
 per channel), and the cued context channel is 1. Both sensory channels carry white noise
 N(0, (``noise_std``/√dt)²) per step over the whole trial. The target is
 ±``target_amplitude`` = sign of the cued channel's coherence during the decision period (mask 1).
-With ``fixate=True`` (default False, as in Schuessler's code) the target is also 0 with mask 1
-from trial start to the end of the stimulus.
+With ``fixate=True`` the target is also 0 with mask 1 from trial start to the end of the
+stimulus. Schuessler et al.'s code generates Mante with ``fixate=True`` (``generate_nonlinear``;
+``experiments.schuessler2020`` passes it); the default here stays False for other users.
 """
 
 from __future__ import annotations
