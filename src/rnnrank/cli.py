@@ -70,13 +70,14 @@ def _readable(value, shown: int = 8) -> str:
     return "—" if value is None else str(value)
 
 
-def _train_and_summarise(model, task, *, out: Path, as_json: bool, **train_kw) -> dict:
+def _train_and_summarise(model, task, config=None, *, out: Path, as_json: bool,
+                         **train_kw) -> dict:
     import numpy as np
 
     import rnnrank as rr
 
     t0 = time.perf_counter()
-    run = rr.train(model, task, out=out, progress=not as_json, **train_kw)
+    run = rr.train(model, task, config, out=out, progress=not as_json, **train_kw)
     traj = run.trajectory
     return {
         "run": str(out), "status": run.status, "steps": run.steps, "snapshots": len(traj),
@@ -147,27 +148,46 @@ def train(
     flossing_option: Annotated[list[str] | None, typer.Option(
         help="Flossing option KEY=VALUE (repeatable), e.g. --flossing-option pre=500")] = None,
     overwrite: Annotated[bool, typer.Option(help="Delete a previous run in --out.")] = False,
+    dtype: Annotated[str, typer.Option(help="float32 (training) or float64 (theory).")]
+    = "float32",
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1, or auto (a GPU if any).")]
+    = "cpu",
+    trainable: Annotated[list[str] | None, typer.Option(
+        help="A parameter that learns (repeatable; default W, U, V and b), e.g. --trainable W "
+        "--trainable U --trainable V (b stays 0, as in Schuessler et al. 2020).")] = None,
+    track_alignment: Annotated[bool, typer.Option(
+        "--track-alignment", help="Record the cosine of the rule's gradient with the exact one "
+        "at every snapshot (metrics.csv).")] = False,
+    best_window: Annotated[int, typer.Option(
+        help="Updates averaged when tracking each network's best parameters (best.pt).")] = 20,
+    restore_best: Annotated[bool, typer.Option(
+        "--restore-best", help="End with the best parameters loaded (the trajectory keeps the "
+        "last).")] = False,
     threads: Annotated[int | None, typer.Option(
         help="Torch threads (default: torch's; 1 is fastest on a machine other work keeps "
         "busy).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
     """Train a rate RNN on a task and record its weight trajectory W(k)."""
-    import rnnrank as rr
+    from rnnrank.learning.schema import build_run
 
     floss_opts = _parse_options(flossing_option, "--flossing-option")
     if floss_opts and not flossing:
         raise BadInput("--flossing-option needs --flossing")
-    hook = rr.learning.Flossing(**floss_opts) if flossing else None
-    task_obj = rr.tasks.make(task, **{"dt": dt, **_parse_options(task_option, "--task-option")})
-    model = rr.RateRNN(task_obj.n_in, n_rec, task_obj.n_out, gain=gain, seed=seed,
-                       nonlinearity=nonlinearity, dt=dt, tau=tau, noise=noise, init=init)
-    summary = _train_and_summarise(
-        model, task_obj, out=out, as_json=as_json, rule=rule, steps=steps, lr=lr,
+    # the run schema (rnnrank.learning.schema) builds it, as a sweep's train: section would
+    options = dict(
+        task=task, task_options=_parse_options(task_option, "--task-option"), n_rec=n_rec,
+        gain=gain, nonlinearity=nonlinearity, dt=dt, tau=tau, noise=noise, init=init,
+        trainable=list(trainable or ["W", "U", "V", "b"]), rule=rule,
+        rule_options=_parse_options(rule_option, "--rule-option"), steps=steps, lr=lr,
         optimizer=optimizer, batch_size=batch_size, record_every=record_every,
-        checkpoint_every=checkpoint_every, seed=seed, overwrite=overwrite, grad_clip=grad_clip,
-        lr_warmup=lr_warmup, lr_schedule=lr_schedule, flossing=hook, threads=threads,
-        rule_options=_parse_options(rule_option, "--rule-option"))
+        checkpoint_every=checkpoint_every, seed=seed, grad_clip=grad_clip, lr_warmup=lr_warmup,
+        lr_schedule=lr_schedule, track_alignment=track_alignment, best_window=best_window,
+        restore_best=restore_best, flossing=floss_opts if flossing else None, dtype=dtype,
+        device=device)
+    model, task_obj, config, hooks = build_run(options)
+    summary = _train_and_summarise(model, task_obj, config, out=out, as_json=as_json,
+                                   hooks=hooks, overwrite=overwrite, threads=threads)
     _emit(summary, as_json)
 
 

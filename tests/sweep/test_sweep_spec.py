@@ -35,18 +35,28 @@ def test_names_ignore_steps_so_a_longer_rerun_extends_the_same_run():
     assert short.name == long.name != other.name
 
 
-def test_defaults_are_those_of_rnnrank_train():
+def test_rnnrank_train_takes_every_option_of_the_run_schema_with_its_default():
+    """The command line, a sweep's train: section and the schema name the same options."""
     params = inspect.signature(cli_train).parameters
-    cli_names = {"task_option": "task_options", "rule_option": "rule_options"}
+    cli_only = ("out", "overwrite", "as_json", "threads")  # where and how, not what the run is
+    # list-valued CLI spellings of schema options
+    spelled = {"task_option": "task_options", "rule_option": "rule_options",
+               "flossing_option": "flossing"}
+    seen = set()
     for name, param in params.items():
-        if name in ("out", "overwrite", "as_json", "threads"):
-            continue  # where and how this process runs, not what the run is
-        if name in ("flossing", "flossing_option"):  # --flossing [--flossing-option k=v]
-            assert TRAIN_OPTIONS["flossing"] is None and param.default in (False, None)
+        if name in cli_only:
             continue
-        key = cli_names.get(name, name)
-        default = {} if param.default is None and key.endswith("_options") else param.default
-        assert TRAIN_OPTIONS[key] == default, key
+        key = spelled.get(name, name)
+        seen.add(key)
+        if key in ("task_options", "rule_options"):
+            assert param.default is None and TRAIN_OPTIONS[key] == {}, key
+        elif key == "flossing":  # --flossing [--flossing-option k=v]: off by default
+            assert TRAIN_OPTIONS["flossing"] is None and param.default in (False, None)
+        elif key == "trainable":  # repeatable --trainable; none given = the schema's default
+            assert param.default is None and TRAIN_OPTIONS[key] == ["W", "U", "V", "b"]
+        else:
+            assert TRAIN_OPTIONS[key] == param.default, key
+    assert seen == set(TRAIN_OPTIONS), sorted(set(TRAIN_OPTIONS) ^ seen)
 
 
 @pytest.mark.parametrize("spec, match", [

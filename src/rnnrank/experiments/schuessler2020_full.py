@@ -12,10 +12,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from ..learning.schema import build_run
 from ..store.run_dir import RunDir
 from ..store.trajectory import load_trajectory
 from ..sweep import load_spec, plan, run_sweep
-from ..sweep.ensemble_train import build
 from ..sweep.planner import run_dir
 
 
@@ -70,7 +70,7 @@ def analyse_sweep(setup, out: str | Path) -> list[dict]:
             path = run_dir(Path(out) / "sweeps" / t, run)
             if RunDir(path).read_status().get("status") != "completed":
                 continue
-            model, task, _ = build(run.options)
+            model, task, _, _ = build_run(run.options)
             lone = _LoneRun(model, load_trajectory(path), path)
             member = [(float(run.options["gain"]), int(run.options["seed"]))]
             rows += analyse_task(lone, task, member, setup)

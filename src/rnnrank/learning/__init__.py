@@ -23,6 +23,10 @@ from .rules import available_rules as available_rules
 from .rules import make_rule as make_rule
 from .rules import register_rule as register_rule
 from .schedule import lr_factor as lr_factor
+from .schema import RUN_OPTIONS as RUN_OPTIONS
+from .schema import build_run as build_run
+from .schema import canonical as canonical
+from .schema import options_of_run as options_of_run
 from .trainer import Run as Run
 from .trainer import TrainingDiverged as TrainingDiverged
 from .trainer import train as train

@@ -34,6 +34,9 @@ class TrainConfig:
             written to ``best.pt`` with the checkpoints).
         restore_best: at the end, load each member's best parameters into the model (the
             recorded trajectory keeps the last ones).
+        member_seeds: for an ensemble, one seed per member: member e's trials and noise come
+            from generators seeded as the lone run with seed ``member_seeds[e]`` (``trials.py``),
+            so each member is exactly that run (sweeps train their runs this way).
     """
 
     rule: str = "bptt"
@@ -52,6 +55,7 @@ class TrainConfig:
     lr_schedule: str = "constant"
     best_window: int = 20
     restore_best: bool = False
+    member_seeds: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "record_every", "checkpoint_every", "lr_warmup",
@@ -68,12 +72,21 @@ class TrainConfig:
             raise ValueError(f"grad_clip must be > 0 or None, got {self.grad_clip}")
         if self.lr_schedule not in SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {SCHEDULES}, got {self.lr_schedule!r}")
+        if self.member_seeds is not None:
+            seeds = tuple(self.member_seeds)
+            if not seeds or any(isinstance(v, bool) or not isinstance(v, int) for v in seeds):
+                raise ValueError(f"member_seeds must be integers, one per member, got "
+                                 f"{self.member_seeds!r}")
+            object.__setattr__(self, "member_seeds", seeds)
         if self.lr_warmup > self.steps:
             raise ValueError(f"lr_warmup must be <= steps ({self.steps}), got {self.lr_warmup}; "
                              "shorten the warm-up or train longer")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if d["member_seeds"] is not None:
+            d["member_seeds"] = list(d["member_seeds"])
+        return d
 
     @property
     def n_snapshots(self) -> int:

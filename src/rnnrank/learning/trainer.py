@@ -24,7 +24,7 @@ from ..losses import masked_mse
 from ..models.protocol import missing_members
 from ..store.run_dir import RunDir
 from ..store.trajectory import Trajectory, TrajectoryWriter
-from ..tasks.base import Batch, Task
+from ..tasks.base import Task
 from . import alignment
 from .best import BestSnapshot, BestTracker
 from .config import TrainConfig
@@ -33,6 +33,7 @@ from .progress import progress_bar
 from .rules import LearningRule, make_rule
 from .run_config import check_compatible, run_config
 from .schedule import make_scheduler
+from .trials import TrialSource, member_batch
 
 
 class TrainingDiverged(RuntimeError):
@@ -116,7 +117,7 @@ def train(
     rule_obj = make_rule(config.rule if rule is None else rule, **opts)
     config = dataclasses.replace(config, rule=rule_obj.name, rule_options=rule_obj.options())
     hooks = [*hooks, *([flossing] if flossing is not None else [])]
-    _check_model_task(model, task)
+    check_model_task(model, task)
     if not rule_obj.supports(model):
         raise ValueError(f"rule {rule_obj.name!r} cannot train a {type(model).__name__}; "
                          "use rule='bptt' (any model) or a RateRNN")
@@ -134,7 +135,8 @@ def train(
         torch.set_num_threads(before)
 
 
-def _check_model_task(model: nn.Module, task: Task) -> None:
+def check_model_task(model: nn.Module, task: Task) -> None:
+    """Raise ``ValueError`` when ``model`` cannot train on ``task`` (protocol, sizes, dt)."""
     missing = missing_members(model)
     if missing:
         raise ValueError(f"{type(model).__name__} cannot be trained: it lacks {missing} of the "
@@ -168,8 +170,7 @@ class _Loop:
         self.scheduler = make_scheduler(self.opt, warmup=config.lr_warmup,
                                         schedule=config.lr_schedule, steps=config.steps)
         self.best = BestTracker(model, config.best_window)
-        self.batch_gen = torch.Generator().manual_seed(config.seed)
-        self.noise_gen = torch.Generator().manual_seed(config.seed + 7919)
+        self.trials = TrialSource(task, model, config, device=self.device, dtype=self.dtype)
         self.full_config = run_config(model, task, config)
         if self.hooks:
             self.full_config["hooks"] = hook_config(self.hooks)
@@ -235,8 +236,7 @@ class _Loop:
         self.rule.load_state_dict(ck["rule"])
         for hook in self.hooks:
             hook.load_state_dict(ck.get("hooks", {}).get(hook.name, {}))
-        self.batch_gen.set_state(ck["batch_generator"])
-        self.noise_gen.set_state(ck["noise_generator"])
+        self.trials.load_state_dict(ck)
         self.start, self.elapsed0 = start, float(ck["seconds"])
         self.writer.truncate(count)
         self.rows = [r for r in self.dir.read_metrics() if r[0] < self.start]
@@ -251,8 +251,7 @@ class _Loop:
             "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
             "rule": self.rule.state_dict(),
             "hooks": {h.name: h.state_dict() for h in self.hooks},
-            "batch_generator": self.batch_gen.get_state(),
-            "noise_generator": self.noise_gen.get_state(), "step": step,
+            **self.trials.state_dict(), "step": step,
             "n_snapshots": self.writer.count, "seconds": seconds,
             "completed": completed, "steps_done": self.config.steps,
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
@@ -263,30 +262,13 @@ class _Loop:
             self.dir.write_status("running", step=step)
 
     # --- one update ------------------------------------------------------------------------
-    def _batch(self):
-        c = self.config
-        if c.independent_batches and self.E > 1:
-            batches = [self.task.sample(c.batch_size, generator=self.batch_gen)
-                       for _ in range(self.E)]
-            inputs = torch.stack([b.inputs for b in batches], dim=1)
-            targets = torch.stack([b.targets for b in batches], dim=1)
-            mask = torch.stack([b.mask for b in batches], dim=1)
-            info = {k: torch.stack([b.info[k] for b in batches], dim=1)  # [B, E, ...]
-                    for k in batches[0].info}
-            batch = Batch(inputs, targets, mask, info)
-        else:
-            batch = self.task.sample(c.batch_size, generator=self.batch_gen)
-        batch = batch.to(self.device, self.dtype)
-        noise = self.model.draw_noise(batch.n_steps, batch.batch_size, self.noise_gen)
-        return batch, noise
-
     def _loss_fn(self, batch):
         task = self.task
         return lambda outputs: masked_mse(task.effector(outputs), batch.targets, batch.mask)
 
     def _score(self, outputs: Tensor, batch) -> np.ndarray:
-        if batch.inputs.dim() == 4:  # independent batches: score member by member
-            return np.array([float(self.task.score(outputs[:, e], _member(batch, e)))
+        if self.trials.per_member:  # each member its own trials: score member by member
+            return np.array([float(self.task.score(outputs[:, e], member_batch(batch, e)))
                              for e in range(self.E)])
         return self.task.score(outputs, batch).detach().cpu().double().numpy().reshape(self.E)
 
@@ -341,7 +323,7 @@ class _Loop:
                     if step < c.steps:
                         for hook in self.hooks:
                             hook.before_update(self.model, step)
-                    batch, noise = self._batch()
+                    batch, noise = self.trials.draw()
                     record = step % c.record_every == 0 or step == c.steps
                     if step < c.steps:
                         result = self.rule.gradients(self.model, batch,
@@ -405,12 +387,6 @@ class _Loop:
         return Run(path=None if self.dir is None else self.dir.path, status=status,
                    steps=self.config.steps, final_loss=loss, trajectory=traj,
                    model=self.model, best=self.best.snapshot() if self.best.seen else None)
-
-
-def _member(batch: Batch, e: int) -> Batch:
-    """Member e's trials of a batch drawn with ``independent_batches`` (info is [B, E, ...])."""
-    return Batch(batch.inputs[:, e], batch.targets[:, e], batch.mask[:, e],
-                 {k: v[:, e] for k, v in batch.info.items()})
 
 
 def _clip_per_member(grads: dict[str, Tensor], max_norm: float, E: int, ensemble: bool):

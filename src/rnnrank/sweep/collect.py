@@ -53,11 +53,12 @@ def _ensembles_in_training(path: Path) -> dict[str, dict]:
     from .ensemble_train import MEMBERS
 
     out = {}
-    for group in sorted((path / "groups").glob(f"*/{MEMBERS}")):
-        status = RunDir(group.parent).read_status()
+    for group in sorted((path / "groups").glob(f"*{MEMBERS}")):
+        group_dir = group.parent / group.name[: -len(MEMBERS)]
+        status = RunDir(group_dir).read_status()
         if not status:
             continue
-        where = f"in ensemble groups/{group.parent.name} at step {status.get('step', 0)}"
+        where = f"in ensemble groups/{group_dir.name} at step {status.get('step', 0)}"
         message = f"{where}: {status['message']}" if status.get("message") else where
         for d in read_json(group)["dirs"]:
             out[str(Path(d).resolve())] = {**status, "message": message}

@@ -16,6 +16,7 @@ config.yaml, trajectory, metrics and a checkpoint exactly as a lone run writes t
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from pathlib import Path
@@ -24,53 +25,28 @@ import numpy as np
 import torch
 
 from ..learning.best import member_state, save_best_file
-from ..learning.config import TrainConfig
-from ..learning.flossing import Flossing
 from ..learning.rules import make_rule
 from ..learning.run_config import run_config
-from ..learning.trainer import Run, _check_model_task, _Loop, train
-from ..models import RateRNN
+from ..learning.schema import build_run
+from ..learning.trainer import Run, check_model_task, train
 from ..store.atomic import write_json_atomic
 from ..store.run_dir import RunDir
 from ..store.trajectory import Trajectory, TrajectoryWriter
-from ..tasks import Batch, make
-from ..tasks.base import Task
 
-# Offsets the trainer adds to a run's seed for its noise generator (trainer._Loop.__init__).
-NOISE_SEED_OFFSET = 7919
-GROUPABLE_KEYS = ("gain", "seed")  # what may differ between the members of one ensemble
 SPLIT_BLOCK = 16  # snapshots read from the group's store at once while splitting
-MEMBERS = "members.json"  # in a group directory: the run directories it trains (for collect)
+MEMBERS = ".members.json"  # beside a group directory: the run directories it trains (collect)
 
 
-def build(options: dict, *, gain=None, seed=None) -> tuple[RateRNN, Task, dict]:
-    """(model, task, train keywords) of a ``train:`` run, exactly as ``rnnrank train`` builds them.
-
-    ``gain``/``seed`` may be lists (an ensemble); by default the options' own.
-    """
-    o = options
-    task = make(o["task"], **{"dt": o["dt"], **o["task_options"]})
-    model = RateRNN(task.n_in, o["n_rec"], task.n_out,
-                    gain=o["gain"] if gain is None else gain,
-                    seed=o["seed"] if seed is None else seed,
-                    nonlinearity=o["nonlinearity"], dt=o["dt"], tau=o["tau"], noise=o["noise"],
-                    init=o["init"], trainable=tuple(o.get("trainable", ("W", "U", "V", "b"))),
-                    dtype=getattr(torch, o["dtype"]),
-                    device=_device(o.get("device", "cpu")))
-    kw = dict(rule=o["rule"], steps=o["steps"], lr=o["lr"], optimizer=o["optimizer"],
-              batch_size=o["batch_size"], record_every=o["record_every"],
-              checkpoint_every=o["checkpoint_every"], seed=o["seed"], grad_clip=o["grad_clip"],
-              lr_warmup=o["lr_warmup"], lr_schedule=o["lr_schedule"],
-              rule_options=o["rule_options"])
-    if o.get("flossing") is not None:  # the hook gets the task from rr.train (inputs="task")
-        kw["flossing"] = Flossing(**o["flossing"])
-    return model, task, kw
+def members_file(group_dir: Path) -> Path:
+    """``groups/<id>.members.json``: which runs the ensemble in ``groups/<id>`` trains (beside
+    it, so the group directory holds nothing but the run ``rr.train`` writes)."""
+    return group_dir.parent / f"{group_dir.name}{MEMBERS}"
 
 
-def _device(name: str) -> str:
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
+def remove_group(group_dir: Path) -> None:
+    """Delete an ensemble's group directory and its members file."""
+    shutil.rmtree(group_dir, ignore_errors=True)
+    members_file(group_dir).unlink(missing_ok=True)
 
 
 def validate(options: dict) -> None:
@@ -79,20 +55,15 @@ def validate(options: dict) -> None:
     Builds the task, the model, the rule and the training configuration and checks that they fit
     together, so a sweep refuses a bad run before its first run starts.
     """
-    model, task, _ = build(options)
-    _train_config(options, seed=options["seed"], independent_batches=False)
-    _check_model_task(model, task)
+    model, task, config, _ = build_run(options)
+    make_rule(config.rule, **config.rule_options)
+    check_model_task(model, task)
 
 
 def train_alone(options: dict, out: Path) -> Run:
     """The run trained by itself into ``out`` (resumed or extended if ``out`` holds it)."""
-    model, task, kw = build(options)
-    return train(model, task, out=out, resume=True, **kw)
-
-
-def group_key(options: dict) -> str:
-    """Runs with equal keys may train as one ensemble (all options but gain and seed agree)."""
-    return repr(sorted((k, repr(v)) for k, v in options.items() if k not in GROUPABLE_KEYS))
+    model, task, config, hooks = build_run(options)
+    return train(model, task, config, hooks=hooks, out=out, resume=True)
 
 
 class NotGroupable(RuntimeError):
@@ -104,10 +75,16 @@ def train_ensemble(members: list[dict], member_dirs: list[Path], group_dir: Path
     """Train ``members`` (options differing only in gain/seed) as one ensemble in ``group_dir``
     (resumed if it holds this ensemble), then write each member's run directory.
 
+    Through the public ``rr.train``: ``TrainConfig.member_seeds`` makes member e draw its trials
+    and noise as its lone run would, so the member is that run.
+
     Raises:
-        NotGroupable: the rule holds random state; train the members alone instead.
+        NotGroupable: the rule holds random state or a hook acts on the whole ensemble; train
+            the members alone instead.
         Exception: TrainingDiverged, or whatever the training raised.
     """
+    from .spec import group_key
+
     first = members[0]
     if first.get("flossing") is not None:
         # flossing draws its trials and states for the ensemble at once: a member trained with
@@ -116,77 +93,16 @@ def train_ensemble(members: list[dict], member_dirs: list[Path], group_dir: Path
     if any(group_key(m) != group_key(first) for m in members):
         raise ValueError("ensemble members must differ only in gain and seed")
     gains, seeds = [m["gain"] for m in members], [m["seed"] for m in members]
-    model, task, kw = build(first, gain=gains, seed=seeds)
-    config, rule = _train_config(first, seed=seeds[0], independent_batches=True)
-    _check_model_task(model, task)
-    loop = _MemberSeededLoop(model, task, rule, config, group_dir, member_seeds=seeds)
+    model, task, config, hooks = build_run(first, gain=gains, seed=seeds)
+    rule = make_rule(config.rule, **config.rule_options)
+    rule.init(model, torch.Generator().manual_seed(0))
     if rule.state_dict():
         raise NotGroupable(f"rule {rule.name!r} draws random state at init")
-    write_json_atomic(group_dir / MEMBERS, {"dirs": [str(d) for d in member_dirs]})
-    loop.run(progress=False)
+    config = dataclasses.replace(config, seed=seeds[0], member_seeds=tuple(seeds))
+    group_dir.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(members_file(group_dir), {"dirs": [str(d) for d in member_dirs]})
+    train(model, task, config, hooks=hooks, out=group_dir, resume=True)
     _split(group_dir, members, member_dirs)
-
-
-def _train_config(options: dict, *, seed: int, independent_batches: bool):
-    """(TrainConfig, rule) exactly as ``train(**build(options)[2])`` resolves them."""
-    rule = make_rule(options["rule"], **options["rule_options"])
-    config = TrainConfig(rule=rule.name, rule_options=rule.options(), steps=options["steps"],
-                         lr=options["lr"], optimizer=options["optimizer"],
-                         batch_size=options["batch_size"], record_every=options["record_every"],
-                         seed=seed, checkpoint_every=options["checkpoint_every"],
-                         grad_clip=options["grad_clip"], lr_warmup=options["lr_warmup"],
-                         lr_schedule=options["lr_schedule"],
-                         independent_batches=independent_batches)
-    return config, rule
-
-
-class GeneratorSet:
-    """One ``torch.Generator`` per member; ``get_state``/``set_state`` stack them [E, S]."""
-
-    def __init__(self, seeds: list[int]) -> None:
-        self.generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
-
-    def get_state(self) -> torch.Tensor:
-        return torch.stack([g.get_state() for g in self.generators])
-
-    def set_state(self, state: torch.Tensor) -> None:
-        if state.dim() != 2 or state.shape[0] != len(self.generators):
-            raise ValueError(f"checkpoint holds generator states {tuple(state.shape)}, expected "
-                             f"one per member ({len(self.generators)})")
-        for g, s in zip(self.generators, state, strict=True):
-            g.set_state(s.clone())
-
-
-class _MemberSeededLoop(_Loop):
-    """The trainer's loop with member e's trials and noise drawn from member e's own seeds."""
-
-    def __init__(self, model, task, rule, config, out, *, member_seeds: list[int]) -> None:
-        self.member_seeds = list(member_seeds)
-        super().__init__(model, task, rule, config, out, hooks=[], resume=True, overwrite=False)
-        if not isinstance(self.batch_gen, GeneratorSet):  # fresh run: nothing was restored
-            self._install_generators()
-
-    def _install_generators(self) -> None:
-        self.batch_gen = GeneratorSet(self.member_seeds)
-        self.noise_gen = GeneratorSet([s + NOISE_SEED_OFFSET for s in self.member_seeds])
-
-    def _restore(self, ck: dict) -> None:
-        self._install_generators()
-        super()._restore(ck)
-
-    def _batch(self):
-        B = self.config.batch_size
-        batches = [self.task.sample(B, generator=g) for g in self.batch_gen.generators]
-        batch = Batch(*(torch.stack([getattr(b, f) for b in batches], dim=1)
-                        for f in ("inputs", "targets", "mask")),
-                      {k: torch.stack([b.info[k] for b in batches], dim=1)
-                       for k in batches[0].info}).to(self.device, self.dtype)
-        noise = None
-        if self.model.config.noise > 0:  # as RateRNN.draw_noise draws it for a lone member
-            T, N = batch.n_steps, self.model.n_rec
-            noise = torch.cat([torch.randn((T, 1, B, N), generator=g, dtype=self.dtype)
-                               for g in self.noise_gen.generators], dim=1).to(self.device)
-        return batch, noise
 
 
 def _split(group_dir: Path, members: list[dict], member_dirs: list[Path]) -> None:
@@ -202,8 +118,9 @@ def _split(group_dir: Path, members: list[dict], member_dirs: list[Path]) -> Non
         tmp = final.parent / f".{final.name}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        model, task, _ = build(options)
-        config, _ = _train_config(options, seed=options["seed"], independent_batches=False)
+        model, task, config, hooks = build_run(options)
+        rule = make_rule(config.rule, **config.rule_options)  # as train() records the rule
+        config = dataclasses.replace(config, rule=rule.name, rule_options=rule.options())
         d = RunDir(tmp)
         d.write_config(run_config(model, task, config))
         d.write_metrics([(s, 0, loss, score, sec) for s, m, loss, score, sec in rows if m == e])

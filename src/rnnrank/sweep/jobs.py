@@ -14,7 +14,7 @@ from pathlib import Path
 from ..learning.trainer import TrainingDiverged
 from ..store.atomic import write_json_atomic
 from ..store.run_dir import RunDir
-from .ensemble_train import NotGroupable, train_alone, train_ensemble
+from .ensemble_train import NotGroupable, remove_group, train_alone, train_ensemble
 
 
 def run_job(job: dict) -> list[dict]:
@@ -24,13 +24,13 @@ def run_job(job: dict) -> list[dict]:
     if job["kind"] == "train" and len(runs) > 1:
         try:
             train_ensemble([r["options"] for r in runs], dirs, group_dir)
-            shutil.rmtree(group_dir, ignore_errors=True)
+            remove_group(group_dir)
             return [_result(r["name"], d) for r, d in zip(runs, dirs, strict=True)]
         except NotGroupable:
             pass  # the rule draws random state: members train alone (same runs, just slower)
         except Exception:  # noqa: BLE001 — a diverged or failed ensemble: retry members alone
             pass
-        shutil.rmtree(group_dir, ignore_errors=True)
+        remove_group(group_dir)
     return [run_one(r, d) for r, d in zip(runs, dirs, strict=True)]
 
 

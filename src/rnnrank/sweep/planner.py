@@ -16,8 +16,7 @@ import math
 from pathlib import Path
 
 from ..store.run_dir import RunDir
-from .ensemble_train import group_key
-from .spec import RunSpec, SweepSpec
+from .spec import RunSpec, SweepSpec, group_key
 
 DONE = ("completed", "diverged")  # a diverged run would diverge again: it is finished too
 

@@ -23,20 +23,16 @@ from pathlib import Path
 
 import yaml
 
-# The options of ``rnnrank train`` (same names and defaults) plus ``dtype`` and ``device``
-# (``"cpu"``, ``"cuda"``, ``"cuda:1"``, or ``"auto"``: a GPU where the job lands on one).
-TRAIN_OPTIONS: dict[str, object] = {
-    "task": "flipflop", "task_options": {}, "n_rec": 256, "gain": 1.5, "nonlinearity": "tanh",
-    "dt": 0.2, "tau": 1.0, "noise": 0.0, "init": "gaussian", "rule": "bptt", "rule_options": {},
-    "steps": 2000, "lr": 1e-3, "optimizer": "adam", "batch_size": 32, "record_every": 10,
-    "checkpoint_every": 100, "seed": 0, "grad_clip": None, "lr_warmup": 0,
-    "lr_schedule": "constant", "dtype": "float32", "device": "cpu",
-    "flossing": None,  # options of rr.learning.Flossing (a mapping; {} for its defaults)
-    "trainable": ["W", "U", "V", "b"],
-}
+from ..learning.schema import RESUMABLE as SCHEMA_RESUMABLE
+from ..learning.schema import RUN_OPTIONS
+from ..learning.schema import resolve as resolve_run
+
+# The options of a training run: the run schema (``rnnrank.learning.schema``), the same names
+# and defaults as ``rnnrank train``.
+TRAIN_OPTIONS: dict[str, object] = RUN_OPTIONS
 # Options added after run names were fixed: left out of a run's name while at their default,
 # so that the runs of existing sweeps keep their directories.
-NAME_OMITS_DEFAULT = ("trainable", "flossing")
+NAME_OMITS_DEFAULT = ("trainable", "flossing", "track_alignment", "best_window")
 ANALYZE_OPTIONS: dict[str, object] = {
     "run": None, "matrix_rank": True, "tensor_rank": False, "ranks": [1, 2, 3, 4, 5, 6, 7, 8],
     "restarts": 3, "member": None, "batch_size": 512,
@@ -44,9 +40,8 @@ ANALYZE_OPTIONS: dict[str, object] = {
 FIT_REQUIRED = ("recording", "rank")
 KINDS = ("train", "fit", "analyze")
 TOP_LEVEL = (*KINDS, "grid", "runs", "name", "max_ensemble")
-# Options a resumed run may change (the trainer's RESUMABLE_CHANGES): not part of a run's name.
-RESUMABLE = ("steps", "checkpoint_every")
-DTYPES = ("float32", "float64")
+# Options a resumed run may change: not part of a run's name (restore_best never was).
+RESUMABLE = SCHEMA_RESUMABLE
 
 
 @dataclass(frozen=True)
@@ -203,34 +198,29 @@ def _resolve(kind: str, options: dict) -> dict:
         if missing:
             raise ValueError(f"fit: needs {missing}; e.g. fit: {{recording: data.npz, rank: 3}}")
         return dict(options)
-    defaults = TRAIN_OPTIONS if kind == "train" else ANALYZE_OPTIONS
-    out = {**defaults, **options}
-    for key, default in defaults.items():
+    if kind == "train":
+        return resolve_run(options)
+    out = {**ANALYZE_OPTIONS, **options}
+    for key, default in ANALYZE_OPTIONS.items():
         value = out[key]
         if default is None or value is None:
             continue
-        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
-              if isinstance(default, float) and not isinstance(default, bool)
-              else isinstance(value, type(default)) and
-              (isinstance(default, bool) or not isinstance(value, bool)))
-        if not ok:
-            raise ValueError(f"{kind} option {key} must be a {type(default).__name__}, got "
+        if not (isinstance(value, type(default))
+                and (isinstance(default, bool) or not isinstance(value, bool))):
+            raise ValueError(f"analyze option {key} must be a {type(default).__name__}, got "
                              f"{value!r}")
-        if isinstance(default, float):
-            out[key] = float(value)
-    if kind == "train":
-        if out["flossing"] is not None and not isinstance(out["flossing"], dict):
-            raise ValueError(f"train option flossing must be a mapping of Flossing options "
-                             f"(e.g. {{pre: 500, k: 20}}) or null, got {out['flossing']!r}")
-        if out["dtype"] not in DTYPES:
-            raise ValueError(f"train option dtype must be one of {DTYPES}, got {out['dtype']!r}")
-        from ..tasks import available_tasks
-
-        if out["task"] not in available_tasks():
-            raise ValueError(f"unknown task {out['task']!r}; choose one of {available_tasks()}")
-    elif out["run"] is None:
+    if out["run"] is None:
         raise ValueError("analyze: needs run: a run directory (or grid: {run: [dirs or globs]})")
     return out
+
+
+GROUPABLE_KEYS = ("gain", "seed")  # what may differ between the members of one ensemble
+
+
+def group_key(options: dict) -> str:
+    """Runs with equal keys may train as one batched ensemble (all options but gain and seed
+    agree)."""
+    return repr(sorted((k, repr(v)) for k, v in options.items() if k not in GROUPABLE_KEYS))
 
 
 def _short(value) -> str:
