@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -214,9 +215,17 @@ def write_report(results, out: Path) -> Path:
     if results["lstm"] is None:
         lines += ["Not run.", ""]
     else:
-        from .schuessler2020_lstm import lstm_table
+        from .schuessler2020_lstm import lstm_table, paper_lstm
 
-        lines += [*lstm_table(results["lstm"]), ""]
+        ls, ref = results["lstm"]["setup"], asdict(paper_lstm())
+        diff = [f"{k}: {ls[k]} (paper: {ref[k]})" for k in ("hidden", "layers", "dropout", "lr",
+                                                           "batch_size")
+                if k in ls and ls[k] != ref[k]]
+        lines += [f"Hidden {ls['hidden']}, {ls['layers']} layers, Adam lr {ls['lr']:.3g}, batch "
+                  f"{ls['batch_size']}, {ls['steps']} updates. "
+                  + ("Differences from the paper's LSTM: " + "; ".join(diff) + "."
+                     if diff else "The paper's LSTM size and optimiser."), "",
+                  *lstm_table(results["lstm"]), ""]
     lines += [f"![{m}]({m})" for m in made]
     (out / "index.md").write_text("\n".join(lines) + "\n")
     return out / "index.md"
