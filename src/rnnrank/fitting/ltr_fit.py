@@ -116,6 +116,7 @@ def fit_ltr(rec: Recording, rank: int, *, n_rec: int = 100, loss: str = "mse", s
             readout: str = "orthogonal", nonlinearity: str = "tanh",
             gp: gp_.GPConfig | None = None, train_mask: Tensor | None = None,
             options: FitOptions | None = None, dtype: torch.dtype = torch.float32,
+            init: Fit | dict[str, Tensor] | None = None,
             progress: Callable[[int, float], None] | None = None) -> Fit:
     """Fit W(k) = Σ_r c_r(k) a_r b_rᵀ to a recording (see module docstring).
 
@@ -135,6 +136,10 @@ def fit_ltr(rec: Recording, rank: int, *, n_rec: int = 100, loss: str = "mse", s
         train_mask: bool [T, K, n], entries the fit may see (default: all observed).
         options: ``FitOptions`` (lr, max_iter, activity_reg, early stopping).
         dtype: float32 (fast) or float64.
+        init: start from these parameters (a ``Fit`` of the same rank, n_rec and recording
+            shape, or its ``params``) instead of a random draw — the nested fit: an ltrRNN
+            warm-started from a trial-invariant fit (``options.frozen=("Z",)``) begins at that
+            fit's predictions (Z = 0, c = μ) and can only add learning to it.
         progress: called as progress(iteration, validation loss) at each evaluation.
 
     Returns:
@@ -171,12 +176,27 @@ def fit_ltr(rec: Recording, rank: int, *, n_rec: int = 100, loss: str = "mse", s
                             n_steps_in=lm.n_input_steps(cfg, rec.times), seed=s, dtype=dtype)
         if loss != "mse":
             p0["d"] = _inverse_softplus(_neuron_means(rec.data, fit_mask)).to(dtype)
+        if init is not None:
+            p0 = _warm_start(p0, init)
         params, score, iters = optimise(p0, cfg, L, rec, fit_mask, val, loss, opts, progress)
         if best is None or score < best[1]:
             best = (params, score, iters, s)
     params, score, iters, s = best
     return Fit(cfg=cfg, loss=loss, gp=gp, params=params, recording=rec, train_mask=train,
                val_loss=score, iterations=iters, seed=s)
+
+
+def _warm_start(p0: dict[str, Tensor], init) -> dict[str, Tensor]:
+    """``init``'s parameters in place of p0's (same names and shapes required)."""
+    src = init.params if hasattr(init, "params") else init
+    out = {}
+    for k, v in p0.items():
+        if k not in src or tuple(src[k].shape) != tuple(v.shape):
+            got = tuple(src[k].shape) if k in src else "missing"
+            raise ValueError(f"init: parameter {k!r} must have shape {tuple(v.shape)} (same rank, "
+                             f"n_rec, recording and options), got {got}")
+        out[k] = src[k].detach().to(v.dtype).clone()
+    return out
 
 
 def _neuron_means(data: Tensor, mask: Tensor) -> Tensor:
