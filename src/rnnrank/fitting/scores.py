@@ -23,8 +23,8 @@ changes that are not there scores < 0. Held-out entries whose (t, condition, neu
 training entry are skipped (no condition mean to subtract).
 
 ``oracle_budget`` measures how much a model that tracks learning *could* gain on the same entries:
-the normalised MSE of the condition mean minus that of an oracle (e.g. the noiseless teacher, or a
-running condition mean over neighbouring training trials).
+the normalised MSE of the oracle's own condition mean minus that of the oracle (e.g. the
+noiseless teacher, or a running condition mean over neighbouring training trials).
 """
 
 from __future__ import annotations
@@ -130,10 +130,16 @@ def running_condition_mean(rec: Recording, train_mask: Tensor, *, width: float =
 
 def oracle_budget(oracle: Tensor, rec: Recording, train_mask: Tensor,
                   test_mask: Tensor) -> float:
-    """nMSE(condition mean) − nMSE(oracle) on the held-out entries: how much better than the
-    best trial-invariant predictor a model that tracks learning can do there (> 0 when there is
-    learning the oracle sees; ≤ 0 when there is none)."""
-    base = condition_mean_prediction(rec, train_mask)
-    _, has_mean = condition_residuals(rec.data, rec.condition, train_mask & rec.observed())
+    """nMSE(the oracle's own condition mean) − nMSE(oracle) on the held-out entries.
+
+    The oracle's condition mean (over the training entries) is the best trial-invariant
+    version of the oracle; the difference is what tracking learning gains on those entries,
+    with the estimation noise of a condition mean taken out (both predictors know the same).
+    > 0 when there is learning the oracle sees; 0 for an oracle that does not change across
+    the trials of a condition.
+    """
+    oracle = torch.as_tensor(oracle).to(torch.float64)
+    train = train_mask & rec.observed()
+    resid, has_mean = condition_residuals(oracle, rec.condition, train)
     test = test_mask & has_mean
-    return nmse(base, rec, test) - nmse(oracle, rec, test)
+    return nmse(oracle - resid, rec, test) - nmse(oracle, rec, test)
