@@ -198,8 +198,11 @@ def reproduce(
         raise BadInput(f"unknown paper {paper!r}; choose one of {sorted(REPRODUCTIONS)}")
     out = out if out is not None else Path("runs") / paper
     results = REPRODUCTIONS[paper](out, quick_run=quick, progress=not as_json)
-    _emit({"paper": paper, "report": str(out / "index.md"), "seconds": results["seconds"],
-           "networks": len(results["networks"])}, as_json)
+    summary = {"paper": paper, "report": str(out / "index.md"), "seconds": results["seconds"],
+               "networks": len(results["networks"])}
+    if "verdicts" in results:
+        summary["verdicts"] = {k: v["verdict"] for k, v in results["verdicts"].items()}
+    _emit(summary, as_json)
 
 
 @app.command(epilog="Example: rnnrank analyze runs/ff --matrix-rank --tensor-rank --ranks 1-8 "

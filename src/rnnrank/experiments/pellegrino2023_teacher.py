@@ -51,7 +51,7 @@ def pretrain(model: RateRNN, task, batch, *, target: float, lr: float,
         out, _ = model.run(batch.inputs)
         loss = masked_mse(task.effector(out), batch.targets, batch.mask).mean() / (
             0.5 * task.radius**2)
-        if float(loss) <= target:
+        if float(loss.detach()) <= target:
             return step - 1
         loss.backward()
         opt.step()

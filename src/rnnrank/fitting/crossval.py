@@ -94,6 +94,8 @@ class CVResult:
     invariant: dict[int, list[float]] = field(default_factory=dict)
     invariant_learning: dict[int, list[float]] = field(default_factory=dict)
     select: str = "error"
+    fits: dict[int, list] = field(default_factory=dict)
+    splits: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.select not in SELECT:
@@ -243,6 +245,7 @@ def cp_baseline(rec: Recording, rank: int, train: Tensor, test: Tensor, *, iters
 def cross_validate(rec: Recording, ranks: Sequence[int], *, scheme: str = "blocks",
                    seeds: Sequence[int] = (0, 1, 2), fraction: float = 0.2, loss: str = "mse",
                    baselines: bool = True, warm_start: bool = False, select: str = "error",
+                   keep_fits: bool = False,
                    progress: Callable[[int, int, float], None] | None = None,
                    **fit_kw) -> CVResult:
     """Held-out normalised error and learning score of ``fit_ltr`` at each rank, per split.
@@ -259,6 +262,8 @@ def cross_validate(rec: Recording, ranks: Sequence[int], *, scheme: str = "block
         warm_start: nested fits — at each rank and split, first fit the trial-invariant RNN
             (Z frozen at 0), then the ltrRNN starting from it.
         select: what ``best_rank`` chooses on: ``"error"`` or ``"learning"``.
+        keep_fits: keep every ltrRNN fit (``fits {rank: [Fit per split]}``) and the splits
+            (``splits [(train, test)]``) in the result.
         progress: called as progress(rank, seed, score) after each ltrRNN fit.
         fit_kw: passed to ``fit_ltr`` (``n_rec``, ``alpha``, ``options``, …).
     """
@@ -279,6 +284,8 @@ def cross_validate(rec: Recording, ranks: Sequence[int], *, scheme: str = "block
     out = CVResult(scheme=scheme, loss=loss, all_scores={}, train_scores={}, select=select)
     for s in seeds:
         split = _split(rec, scheme, s, fraction)
+        if keep_fits:
+            out.splits.append(split)
         for r in ranks:
             init = None
             if warm_start or (baselines and r == max(ranks)):
@@ -287,8 +294,10 @@ def cross_validate(rec: Recording, ranks: Sequence[int], *, scheme: str = "block
                 out.invariant.setdefault(r, []).append(inv_test)
                 out.invariant_learning.setdefault(r, []).append(inv_ls)
                 init = inv if warm_start else None
-            test, train, ls, _ = _score(rec, scheme, split, loss, r, s,
-                                        {**fit_kw, "options": opts}, init=init)
+            test, train, ls, fit = _score(rec, scheme, split, loss, r, s,
+                                          {**fit_kw, "options": opts}, init=init)
+            if keep_fits:
+                out.fits.setdefault(r, []).append(fit)
             out.all_scores.setdefault(r, []).append(test)
             out.train_scores.setdefault(r, []).append(train)
             out.learning.setdefault(r, []).append(ls)
