@@ -114,6 +114,7 @@ def optimise(p0: dict[str, Tensor], cfg: lm.ModelConfig, L: Tensor, rec: Recordi
 def fit_ltr(rec: Recording, rank: int, *, n_rec: int = 100, loss: str = "mse", seed: int = 0,
             n_seeds: int = 1, alpha: float = 0.2, n_prep: int = 5, inputs: str = "span",
             readout: str = "orthogonal", nonlinearity: str = "tanh",
+            initial_state: str = "condition",
             gp: gp_.GPConfig | None = None, train_mask: Tensor | None = None,
             options: FitOptions | None = None, dtype: torch.dtype = torch.float32,
             init: Fit | dict[str, Tensor] | None = None,
@@ -132,6 +133,8 @@ def fit_ltr(rec: Recording, rank: int, *, n_rec: int = 100, loss: str = "mse", s
             times < 0).
         inputs: ``"span"`` (inputs in span{a_r}, the paper's) or ``"free"``.
         readout: ``"orthogonal"`` (semi-orthogonal D, the paper's) or ``"free"``.
+        initial_state: ``"condition"`` (one s0 per condition) or ``"shared"`` (one for all
+            trials, as the reference code).
         gp: the trial factors' kernel (``GPConfig``; ℓ = 15 trials by default).
         train_mask: bool [T, K, n], entries the fit may see (default: all observed).
         options: ``FitOptions`` (lr, max_iter, activity_reg, early stopping).
@@ -152,7 +155,8 @@ def fit_ltr(rec: Recording, rank: int, *, n_rec: int = 100, loss: str = "mse", s
         raise ValueError(f"rank must be an integer ≥ 1, got {rank!r}")
     lik.check_loss(loss, rec.data[rec.observed()])
     cfg = lm.ModelConfig(rank=rank, n_rec=int(n_rec), alpha=alpha, n_prep=n_prep,
-                         inputs=inputs, readout=readout, nonlinearity=nonlinearity)
+                         inputs=inputs, readout=readout, nonlinearity=nonlinearity,
+                         initial_state=initial_state)
     gp = gp or gp_.GPConfig()
     opts = options or FitOptions()
     observed = rec.observed()
@@ -217,7 +221,7 @@ def transform(fit: Fit, rec: Recording, *, seed: int = 0, options: FitOptions | 
         raise ValueError(f"new recording must have the same T and n as the fitted one "
                          f"({fit.recording.shape[0]}, {fit.recording.shape[2]}), got "
                          f"({rec.shape[0]}, {rec.shape[2]})")
-    if rec.n_conditions > fit.params["s0"].shape[0]:
+    if rec.n_conditions > fit.params["v"].shape[1]:
         raise ValueError("new recording has conditions the fit never saw")
     frozen = ("A", "B", "v", "D_raw", "d", "log_shape")
     opts = options or FitOptions()
