@@ -166,8 +166,21 @@ def hand_curve(arrays: dict, setup: Setup) -> dict:
 
 
 def reproduce(out: str | Path = "runs/pellegrino2023", *, quick_run: bool = False,
-              progress: bool = False) -> dict:
-    """Run (or resume) every step and write ``out/index.md`` and ``out/results.json``."""
+              progress: bool = False, threads: int = 1) -> dict:
+    """Run (or resume) every step and write ``out/index.md`` and ``out/results.json``.
+
+    ``threads``: torch threads while it runs (restored after). The fits are small (O(K·N·R) per
+    step): one thread is faster than several that contend for a shared or loaded machine.
+    """
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return _reproduce(out, quick_run=quick_run, progress=progress)
+    finally:
+        torch.set_num_threads(saved)
+
+
+def _reproduce(out, *, quick_run: bool, progress: bool) -> dict:
     from .pellegrino2023_report import write_report
 
     setup = quick() if quick_run else paper()
