@@ -265,7 +265,8 @@ def fit(
     ranks: Annotated[str, typer.Option(help="Ranks for --cv: 1-8, 1..8 or 1,2,4.")] = "1-5",
     scheme: Annotated[str, typer.Option(help="CV scheme: blocks, trials or neurons.")]
     = "blocks",
-    seeds: Annotated[int, typer.Option(help="Seeds (fits per rank; CV splits).")] = 1,
+    seeds: Annotated[int, typer.Option(help="Seeds (fits per rank; CV splits: ≥ 3 for the "
+                                             "one-standard-error rule).")] = 1,
     n_rec: Annotated[int, typer.Option(help="Neurons N of the fitted network.")] = 100,
     loss: Annotated[str, typer.Option(help="mse (rates), poisson (counts) or gamma.")] = "mse",
     alpha: Annotated[float, typer.Option(help="dt/τ of the fitted dynamics per bin.")] = 0.2,
@@ -301,7 +302,7 @@ def fit(
         summary = {"recording": str(recording), "scheme": scheme,
                    "scores": {str(r): v for r, v in result.scores.items()},
                    "baselines": result.baselines, "best_rank": result.best_rank,
-                   "figure": str(out / "cv.png")}
+                   "summary": result.summary(), "figure": str(out / "cv.png")}
         (out / "cv.json").write_text(json.dumps(summary, indent=2))
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     _emit(summary, as_json)
