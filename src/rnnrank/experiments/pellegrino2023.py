@@ -121,6 +121,7 @@ def build_teacher(setup: Setup, task, path: Path) -> dict:
     curl = teacher.calibrate_curl(model, task, batch, target=setup.onset_error)
     lr = teacher.calibrate_lr(model, task, batch, curl=curl, baseline=base,
                               recovery_trials=setup.recovery_trials, seed=setup.seed)
+    onset = hand_error(model, task, batch, curl)  # all 8 targets, = onset_error by bisection
     saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
     learner = teacher.learn(model, task, batch, trials=setup.trials, curl=curl, lr=lr,
                             seed=setup.seed + 1)
@@ -128,7 +129,7 @@ def build_teacher(setup: Setup, task, path: Path) -> dict:
     null = teacher.learn(model, task, batch, trials=setup.trials, curl=curl, lr=lr,
                          seed=setup.seed + 1, frozen=True)
     arrays = {**learner, "null_rates": null["rates"], "null_error": null["error"],
-              "calibration": np.array([steps, base, curl, lr])}
+              "calibration": np.array([steps, base, curl, lr, onset])}
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, **arrays)
     return arrays
@@ -190,8 +191,8 @@ def _reproduce(out, *, quick_run: bool, progress: bool) -> dict:
     say = (lambda *a: print(*a, flush=True)) if progress else (lambda *a: None)
     task = make("reach")
     arrays = build_teacher(setup, task, out / "teacher.npz")
-    steps, base, curl, lr = arrays["calibration"]
-    curve = hand_curve(arrays, setup)
+    steps, base, curl, lr, onset = arrays["calibration"]
+    curve = {**hand_curve(arrays, setup), "curl_onset_8_targets": float(onset)}
     say(f"teacher: curl {curl:.3f}, SGD lr {lr:.4f}; hand error {curve}")
     # (i) true ΔW CP rank (ΔW(0) = 0 carries no direction: trials 1..K−1)
     delta = torch.as_tensor(arrays["W"] - arrays["W"][:1])[1:].double()
