@@ -191,7 +191,8 @@ def _reproduce(out, *, quick_run: bool, progress: bool) -> dict:
     say = (lambda *a: print(*a, flush=True)) if progress else (lambda *a: None)
     task = make("reach")
     arrays = build_teacher(setup, task, out / "teacher.npz")
-    steps, base, curl, lr, onset = arrays["calibration"]
+    cal = list(arrays["calibration"]) + [float("nan")]  # caches before the onset entry: 4
+    steps, base, curl, lr, onset = cal[:5]
     curve = {**hand_curve(arrays, setup), "curl_onset_8_targets": float(onset)}
     say(f"teacher: curl {curl:.3f}, SGD lr {lr:.4f}; hand error {curve}")
     # (i) true ΔW CP rank (ΔW(0) = 0 carries no direction: trials 1..K−1)
