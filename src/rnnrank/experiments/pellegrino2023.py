@@ -223,6 +223,9 @@ def _reproduce(out, *, quick_run: bool, progress: bool) -> dict:
     chance = claims.chance_levels(cp, units, chosen, rec.shape[1], seed=setup.seed)
     angle = mean_se([r["mean_angle"] for r in rec_fits])
     r2 = mean_se([r["mean_c_r2"] for r in rec_fits])
+    ceiling = claims.fit_ceiling(rec, oracle, cv.splits[0], chosen_err, n_rec=setup.fit_n_rec,
+                                 options=opts, seed=setup.splits[0])
+    say(f"fit ceiling (noiseless oracle, rank {chosen_err}): {ceiling}")
     v4 = V.learning_verdict(score, null, budget=budget[0], spread=spread)
     verdicts = {
         "i_true_rank_low": {**V.rank_low_verdict(sel.best_rank, float(cp.relative_error)),
@@ -240,6 +243,7 @@ def _reproduce(out, *, quick_run: bool, progress: bool) -> dict:
         "iv_learning_score": {**v4, "learning_score": score, "null_learning_score": null,
                               "budget": budget, "spread": spread,
                               "running_mean_budget": mean_se(nums["running_mean_budget"]),
+                              "fit_ceiling_noiseless": ceiling,
                               "paper": "ltrRNN explains learning a fixed RNN cannot"},
     }
     for k, v in verdicts.items():

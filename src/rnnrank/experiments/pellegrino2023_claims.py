@@ -7,14 +7,25 @@
   5th / 95th percentiles are what "better than chance" must beat).
 - ``learning_numbers``: per split, the learning budget of the noiseless oracle and of a
   model-free running condition mean, and the nested difference ltrRNN − trial-invariant nMSE.
+- ``fit_ceiling``: the nested fit on the *noiseless* oracle recording (one split): if its
+  learning score is ≤ 0 too, the fits' own error — not the recording noise — hides learning.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 
-from ..fitting import oracle_budget, running_condition_mean
+from ..fitting import (
+    FitOptions,
+    Recording,
+    fit_ltr,
+    learning_score,
+    oracle_budget,
+    running_condition_mean,
+)
 
 
 def principal_angles(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -78,3 +89,20 @@ def learning_numbers(rec, oracle: np.ndarray, splits, fits, invariant_errors) ->
         out["running_mean_budget"].append(oracle_budget(run, rec, train, test))
         out["nested_difference"].append(fit.error(test) - inv)
     return out
+
+
+def fit_ceiling(rec: Recording, oracle: np.ndarray, split, rank: int, *, n_rec: int,
+                options: FitOptions, seed: int = 0) -> dict:
+    """Trial-invariant then nested ltrRNN fit of the noiseless oracle recording on ``split``:
+    their held-out nMSE, the ltrRNN's learning score, and the oracle's budget there."""
+    clean = Recording(data=torch.as_tensor(oracle, dtype=torch.float32),
+                      condition=rec.condition, trial_id=rec.trial_id, times=rec.times,
+                      epoch=rec.epoch)
+    train, test = split
+    frozen = dataclasses.replace(options, frozen=("Z",))
+    inv = fit_ltr(clean, rank, n_rec=n_rec, train_mask=train, options=frozen, seed=seed)
+    fit = fit_ltr(clean, rank, n_rec=n_rec, train_mask=train, options=options, seed=seed,
+                  init=inv)
+    return {"rank": rank, "invariant_nmse": inv.error(test), "ltr_nmse": fit.error(test),
+            "learning_score": learning_score(fit, clean, train, test),
+            "budget": oracle_budget(clean.data, clean, train, test)}
