@@ -165,10 +165,17 @@ class CVResult:
                     fmt="o-", color="k", label="ltrRNN (test)", capsize=2)
         for r in ranks:
             ax.plot([r] * len(self.all_scores[r]), self.all_scores[r], ".", color="0.6")
-        for r, v in sorted(self.invariant.items()):
-            ax.axhline(mean_se(v)[0], ls="--", lw=1, color="C1", label=f"trial-invariant R={r}")
+        if len(self.invariant) > 1:
+            inv = sorted(self.invariant)
+            ax.plot(inv, [mean_se(self.invariant[r])[0] for r in inv], "v--", color="C1",
+                    label="trial-invariant RNN")
+        else:
+            for r, v in self.invariant.items():
+                ax.axhline(mean_se(v)[0], ls="--", lw=1, color="C1",
+                           label=f"trial-invariant RNN (R={r})")
         for name, v in self.baselines.items():
-            ax.axhline(v, ls="--", lw=1, label=name, color="C1" if "RNN" in name else "C2")
+            if "RNN" not in name:
+                ax.axhline(v, ls="--", lw=1, label=name, color="C2")
         ax.axvline(self.best_rank, color="C3", lw=0.8)
         ax.set_xlabel("rank R")
         ax.set_ylabel("held-out " + ("nMSE" if self.loss == "mse" else "normalised deviance"))
