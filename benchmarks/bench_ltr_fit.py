@@ -13,8 +13,17 @@ The losses of the three are checked to agree before timing. Then, unless --quick
 ``fit_ltr`` at the same size (early stopping as by default) and a rank-3 fit of a small recording
 (T=30, K=60, n=40, N=60) with its held-out normalised MSE on blocks.
 
+``--cv`` (issue 21): cross-validation over ranks 1–5 (3 block splits, one-SE rule) on a planted
+rank-3 teacher of size T=30, K=60, n=40, N=60 — Gaussian noise of 0.1 × the signal's SD (noise
+floor nMSE ≈ 0.01), must pick 3 with held-out nMSE < 0.02 there; and on Poisson counts of the
+same kind of teacher (λ = softplus(η/sd(η) + 1), fitted with ``loss="poisson"`` and a free
+readout, which holds the gain 1/sd(η)), must pick 3 too. Baseline in the same run: seconds per
+iteration of the dense J(k) formulation at that size; the ratio CV seconds / dense seconds per
+iteration is the CV's cost in dense-iteration units, comparable across loads.
+
     python benchmarks/bench_ltr_fit.py                 # reference example size (issue 14)
     python benchmarks/bench_ltr_fit.py --quick         # per-iteration timings only
+    python benchmarks/bench_ltr_fit.py --cv            # issue 21: CV picks the planted rank
 """
 
 from __future__ import annotations
@@ -25,9 +34,10 @@ import time
 
 import torch
 
-from rnnrank.fitting import FitOptions, block_masks, fit_ltr, ltr_teacher
+from rnnrank.fitting import FitOptions, block_masks, cross_validate, fit_ltr, ltr_teacher
 from rnnrank.fitting import gp as gp_
 from rnnrank.fitting import ltr_model as lm
+from rnnrank.fitting.recording import Recording
 
 
 def dense_eta(p, cfg, c, cond, T):
@@ -77,14 +87,67 @@ def per_iteration(step, repeats):
     return (time.perf_counter() - w0) / repeats, (time.process_time() - c0) / repeats
 
 
+CV_SIZE = dict(T=30, K=60, n=40, N=60)
+CV_OPTIONS = FitOptions(lr=0.1, max_iter=600)
+
+
+def cv_recordings(seed: int = 0) -> tuple[Recording, Recording]:
+    """(Gaussian, Poisson) recordings of the planted rank-3 teacher (module docstring)."""
+    T, K, n, N = CV_SIZE.values()
+    clean, _ = ltr_teacher(T=T, K=K, n=n, N=N, rank=3, noise=0.0, seed=seed)
+    sd = float(clean.data.std())
+    gauss, _ = ltr_teacher(T=T, K=K, n=n, N=N, rank=3, noise=0.1 * sd, seed=seed,
+                           dtype=torch.float32)
+    g = torch.Generator().manual_seed(seed + 100)
+    lam = torch.nn.functional.softplus(clean.data / sd + 1.0)
+    counts = torch.poisson(lam, generator=g).to(torch.int64)
+    return gauss, Recording(data=counts, condition=clean.condition)
+
+
+def cv_bench(threads: int) -> dict:
+    """Dense baseline per iteration, then CV over ranks 1–5 on both recordings."""
+    gauss, counts = cv_recordings()
+    T, K, n, N = CV_SIZE.values()
+    cfg = lm.ModelConfig(rank=3, n_rec=N)
+    p = lm.init_params(cfg, n_trials=K, n_out=n, n_cond=gauss.n_conditions,
+                       n_steps_in=lm.n_input_steps(cfg, gauss.times), seed=0)
+    L = gp_.cholesky_factor(gauss.trial_id, gp_.GPConfig())
+    dense, _ = per_iteration(make_step("dense", p, cfg, L, gauss.data, gauss.condition), 20)
+    fast, _ = per_iteration(make_step("fast", p, cfg, L, gauss.data, gauss.condition), 20)
+    out = {"size": CV_SIZE, "threads": threads, "options": {"lr": CV_OPTIONS.lr,
+                                                            "max_iter": CV_OPTIONS.max_iter},
+           "baseline_dense_s_per_iteration": round(dense, 4),
+           "fast_s_per_iteration": round(fast, 4)}
+    for name, rec, kw in (("mse", gauss, {}), ("poisson", counts, {"loss": "poisson",
+                                                                   "readout": "free"})):
+        t0, c0 = time.perf_counter(), time.process_time()
+        cv = cross_validate(rec, range(1, 6), n_rec=N, options=CV_OPTIONS, baselines=False,
+                            **kw)
+        wall = time.perf_counter() - t0
+        out[name] = {"seconds": round(wall, 1), "cpu_seconds": round(time.process_time() - c0, 1),
+                     "ratio_to_dense_iteration": round(wall / dense, 0),
+                     "best_rank": cv.best_rank,
+                     "held_out_mean_se": {k: [round(x, 4) for x in v["error"]]
+                                          for k, v in cv.summary().items()},
+                     "picks_planted_rank": cv.best_rank == 3}
+        if name == "mse":
+            out[name]["nmse_at_3_below_0.02"] = cv.scores[3] < 0.02
+        print(json.dumps({name: out[name]}), flush=True)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--cv", action="store_true", help="issue 21: CV over ranks 1–5 only")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--fits-only", action="store_true", help="skip the per-iteration timings")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.cv:
+        print(json.dumps(cv_bench(args.threads), indent=1))
+        return
     T, K, n, N, R = 41, 250, 200, 200, 5
     rec, _ = ltr_teacher(T=T, K=K, n=n, N=N, rank=R, noise=0.05, seed=0, dtype=torch.float32)
     cfg = lm.ModelConfig(rank=R, n_rec=N)

@@ -290,8 +290,11 @@ def reproduce(
                "networks": len(results["networks"])}, as_json)
         return
     results = REPRODUCTIONS[paper](out, quick_run=quick, progress=not as_json)
-    _emit({"paper": paper, "report": str(out / "index.md"), "seconds": results["seconds"],
-           "networks": len(results["networks"])}, as_json)
+    summary = {"paper": paper, "report": str(out / "index.md"), "seconds": results["seconds"],
+               "networks": len(results["networks"])}
+    if "verdicts" in results:
+        summary["verdicts"] = {k: v["verdict"] for k, v in results["verdicts"].items()}
+    _emit(summary, as_json)
 
 
 @app.command(epilog="Example: rnnrank analyze runs/ff --matrix-rank --tensor-rank --ranks 1-8 "
@@ -359,7 +362,8 @@ def fit(
     ranks: Annotated[str, typer.Option(help="Ranks for --cv: 1-8, 1..8 or 1,2,4.")] = "1-5",
     scheme: Annotated[str, typer.Option(help="CV scheme: blocks, trials or neurons.")]
     = "blocks",
-    seeds: Annotated[int, typer.Option(help="Seeds (fits per rank; CV splits).")] = 1,
+    seeds: Annotated[int, typer.Option(help="Seeds (fits per rank; CV splits: ≥ 3 for the "
+                                             "one-standard-error rule).")] = 1,
     n_rec: Annotated[int, typer.Option(help="Neurons N of the fitted network.")] = 100,
     loss: Annotated[str, typer.Option(help="mse (rates), poisson (counts) or gamma.")] = "mse",
     alpha: Annotated[float, typer.Option(help="dt/τ of the fitted dynamics per bin.")] = 0.2,
@@ -431,7 +435,7 @@ def fit(
         summary = {"recording": str(recording), "scheme": scheme,
                    "scores": {str(r): v for r, v in result.scores.items()},
                    "baselines": result.baselines, "best_rank": result.best_rank,
-                   "figure": str(out / "cv.png")}
+                   "summary": result.summary(), "figure": str(out / "cv.png")}
         if result.best_rank == max(rank_list) and len(rank_list) > 1:
             _warn(f"cross-validation chose the largest rank tried ({result.best_rank}); the best "
                   "rank may be larger: extend --ranks")

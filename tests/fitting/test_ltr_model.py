@@ -105,3 +105,18 @@ def test_gp_breaks_at_epochs():
     epoch = torch.tensor([0, 0, 1, 1])
     L = gp.cholesky_factor(torch.arange(4.0), cfg, epoch)
     assert torch.all((L @ L.T)[:2, 2:] == 0)  # no covariance across the epoch boundary
+
+
+def test_shared_initial_state_has_one_row_and_conditions_differ_through_inputs():
+    from rnnrank.fitting import FitOptions, fit_ltr, ltr_teacher
+
+    rec, _ = ltr_teacher(T=6, K=8, n=4, N=6, rank=1, noise=0.02, seed=0)
+    fit = fit_ltr(rec, 1, n_rec=6, initial_state="shared", dtype=torch.float64,
+                  options=FitOptions(max_iter=5, eval_every=5))
+    assert fit.params["s0"].shape == (1, 1)
+    pred = fit.predict()
+    assert not torch.allclose(pred[:, 0], pred[:, 1])  # trials 0, 1: conditions 0, 1
+    # a held-out trial of condition 3 is still predictable (checked against the inputs)
+    assert fit.predict_trials(torch.tensor([3.5]), torch.tensor([3])).shape == (6, 1, 4)
+    with pytest.raises(ValueError, match="initial_state must be"):
+        fit_ltr(rec, 1, n_rec=6, initial_state="mean")

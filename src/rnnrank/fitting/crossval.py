@@ -11,13 +11,21 @@ the normalised MSE for ``loss="mse"``; see ``likelihoods``):
   readout is fitted there, and scored on the test trials (where only the held-in neurons were
   seen).
 
-Baselines in the same table: a trial-invariant RNN (the rank-max(ranks) network with c(k) = μ
-fixed, i.e. no learning across trials) and, for the blocks scheme, a CP/PCA-like reference: a
-rank-R CP decomposition of the data tensor fitted on the training entries (``cp_baseline``).
+Each seed is one split and one fit seed (default three: a single split cannot give a standard
+error). Per split the table holds the held-out normalised error *and* the learning score
+(``scores.learning_score``: held-out residuals from the condition mean predicted by the fit's
+own residuals — 0 for a network that does not learn), each summarised as mean ± s.e.
 
-Rank rule (``best_rank``): the smallest rank whose mean held-out score is within one standard
-error (over seeds/folds) of the best mean score — the one-standard-error rule; with a single
-seed, the smallest rank within 1% of the best score.
+Baselines: a trial-invariant RNN (c(k) = μ fixed, i.e. no learning across trials) on every
+split — at each rank when ``warm_start=True`` (the nested fit: the ltrRNN of that rank starts
+from it, so the error both share cancels in the comparison), else at max(ranks) — and, for
+the blocks scheme, a CP/PCA-like reference: a rank-R CP decomposition of the data tensor fitted
+on the training entries (``cp_baseline``).
+
+Rank rule (``best_rank``), on ``select="error"`` (held-out normalised error, lower is better) or
+``select="learning"`` (learning score, higher is better): the one-standard-error rule — the
+smallest rank whose mean is within one standard error (over ≥ 3 splits) of the best mean.
+With fewer than 3 splits no standard error is trusted and the best mean wins.
 """
 
 from __future__ import annotations
@@ -34,62 +42,151 @@ from . import likelihoods as lik
 from .ltr_fit import FitOptions, fit_ltr
 from .masks import block_masks, neuron_split, trial_split
 from .recording import Recording
+from .scores import learning_score
 
 SCHEMES = ("blocks", "trials", "neurons")
+SELECT = ("error", "learning")
+MIN_SPLITS_FOR_SE = 3
+
+
+def mean_se(values: Sequence[float]) -> tuple[float, float]:
+    """(mean, standard error of the mean) of finite values; s.e. NaN with fewer than 2."""
+    v = [float(x) for x in values if math.isfinite(float(x))]
+    if not v:
+        return float("nan"), float("nan")
+    m = sum(v) / len(v)
+    if len(v) < 2:
+        return m, float("nan")
+    return m, math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1) / len(v))
+
+
+def one_se_rule(values: dict[int, Sequence[float]], *, higher_is_better: bool = False) -> int:
+    """Smallest key whose mean is within one s.e. of the best mean (s.e. of the best key's
+    values; needs ≥ 3 values there, else the best mean wins)."""
+    stats = {r: mean_se(v) for r, v in values.items()}
+    stats = {r: s for r, s in stats.items() if math.isfinite(s[0])}
+    if not stats:
+        raise ValueError("no finite score to choose a rank from")
+    sign = -1.0 if higher_is_better else 1.0
+    best = min(stats, key=lambda r: sign * stats[r][0])
+    m, se = stats[best]
+    n = sum(math.isfinite(float(x)) for x in values[best])
+    if n < MIN_SPLITS_FOR_SE or not math.isfinite(se):
+        return best
+    return min(r for r, (mr, _) in stats.items() if sign * mr <= sign * m + se)
 
 
 @dataclass
 class CVResult:
-    """Held-out scores per rank: ``scores {rank: mean}``, ``all_scores {rank: [per seed]}``."""
+    """Held-out scores per rank and split (see module docstring).
+
+    ``all_scores {rank: [normalised error per split]}``, ``learning {rank: [learning score per
+    split]}``, ``invariant {rank: [trial-invariant RNN error per split]}`` (and
+    ``invariant_learning``, exactly 0 by construction), ``scores {rank: mean error}``.
+    """
 
     scheme: str
     loss: str
     all_scores: dict[int, list[float]]
     baselines: dict[str, float] = field(default_factory=dict)
     train_scores: dict[int, list[float]] = field(default_factory=dict)
+    learning: dict[int, list[float]] = field(default_factory=dict)
+    invariant: dict[int, list[float]] = field(default_factory=dict)
+    invariant_learning: dict[int, list[float]] = field(default_factory=dict)
+    select: str = "error"
+    fits: dict[int, list] = field(default_factory=dict)
+    splits: list = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.select not in SELECT:
+            raise ValueError(f"select must be one of {SELECT}, got {self.select!r}")
 
     @property
     def scores(self) -> dict[int, float]:
-        return {r: sum(v) / len(v) for r, v in self.all_scores.items()}
+        return {r: mean_se(v)[0] for r, v in self.all_scores.items()}
+
+    @property
+    def n_splits(self) -> int:
+        return min((len(v) for v in self.all_scores.values()), default=0)
+
+    def rank_by(self, select: str) -> int:
+        """The one-standard-error rule on ``"error"`` or ``"learning"``."""
+        if select == "learning":
+            if not self.learning:
+                raise ValueError("no learning scores in this CVResult")
+            return one_se_rule(self.learning, higher_is_better=True)
+        return one_se_rule(self.all_scores)
 
     @property
     def best_rank(self) -> int:
-        """The one-standard-error rule of the module docstring."""
-        means = self.scores
-        best = min(means, key=means.get)
-        vals = self.all_scores[best]
-        if len(vals) > 1:
-            m = means[best]
-            se = math.sqrt(sum((v - m) ** 2 for v in vals) / (len(vals) - 1) / len(vals))
-        else:
-            se = 0.01 * abs(means[best])
-        return min(r for r in means if means[r] <= means[best] + se)
+        """``rank_by(self.select)``."""
+        return self.rank_by(self.select)
+
+    def summary(self) -> dict[str, dict]:
+        """{rank: {"error": [mean, se], "learning": [mean, se], "train": mean}} and
+        {"invariant R=r": {"error": [mean, se]}} — plain floats for JSON."""
+        out = {}
+        for r in sorted(self.all_scores):
+            row = {"error": list(mean_se(self.all_scores[r])),
+                   "train": mean_se(self.train_scores.get(r, []))[0]}
+            if r in self.learning:
+                row["learning"] = list(mean_se(self.learning[r]))
+            out[str(r)] = row
+        for r, v in sorted(self.invariant.items()):
+            out[f"invariant R={r}"] = {"error": list(mean_se(v)), "learning": [0.0, 0.0]}
+        return out
 
     def table(self) -> list[dict]:
-        """Rows {rank, test, train} then baselines {rank: name, test}."""
-        rows = [{"rank": r, "test": self.scores[r],
-                 "train": (sum(self.train_scores[r]) / len(self.train_scores[r])
-                           if self.train_scores.get(r) else float("nan"))}
-                for r in sorted(self.all_scores)]
-        rows += [{"rank": name, "test": v, "train": float("nan")}
+        """Rows {rank, test, test_se, learning, learning_se, train} then baselines."""
+        rows = []
+        for r in sorted(self.all_scores):
+            m, se = mean_se(self.all_scores[r])
+            lm_, lse = mean_se(self.learning.get(r, []))
+            rows.append({"rank": r, "test": m, "test_se": se, "learning": lm_,
+                         "learning_se": lse, "train": mean_se(self.train_scores.get(r, []))[0]})
+        for r, v in sorted(self.invariant.items()):
+            m, se = mean_se(v)
+            rows.append({"rank": f"trial-invariant R={r}", "test": m, "test_se": se,
+                         "learning": 0.0, "learning_se": 0.0, "train": float("nan")})
+        rows += [{"rank": name, "test": v, "test_se": float("nan"), "learning": float("nan"),
+                  "learning_se": float("nan"), "train": float("nan")}
                  for name, v in self.baselines.items()]
         return rows
 
     def plot(self, ax=None):
-        """Held-out score against rank (mean ± per-seed points), baselines as lines."""
+        """Held-out error (and learning score, right axis) against rank, mean ± s.e."""
         import matplotlib.pyplot as plt
 
         if ax is None:
-            _, ax = plt.subplots(figsize=(4, 3))
+            _, ax = plt.subplots(figsize=(4.5, 3))
         ranks = sorted(self.all_scores)
-        ax.plot(ranks, [self.scores[r] for r in ranks], "o-", color="k", label="ltrRNN (test)")
+        m = [mean_se(self.all_scores[r]) for r in ranks]
+        ax.errorbar(ranks, [x[0] for x in m], [0 if math.isnan(x[1]) else x[1] for x in m],
+                    fmt="o-", color="k", label="ltrRNN (test)", capsize=2)
         for r in ranks:
             ax.plot([r] * len(self.all_scores[r]), self.all_scores[r], ".", color="0.6")
+        if len(self.invariant) > 1:
+            inv = sorted(self.invariant)
+            ax.plot(inv, [mean_se(self.invariant[r])[0] for r in inv], "v--", color="C1",
+                    label="trial-invariant RNN")
+        else:
+            for r, v in self.invariant.items():
+                ax.axhline(mean_se(v)[0], ls="--", lw=1, color="C1",
+                           label=f"trial-invariant RNN (R={r})")
         for name, v in self.baselines.items():
-            ax.axhline(v, ls="--", lw=1, label=name, color="C1" if "RNN" in name else "C2")
+            if "RNN" not in name:
+                ax.axhline(v, ls="--", lw=1, label=name, color="C2")
         ax.axvline(self.best_rank, color="C3", lw=0.8)
         ax.set_xlabel("rank R")
         ax.set_ylabel("held-out " + ("nMSE" if self.loss == "mse" else "normalised deviance"))
+        if self.learning:
+            ax2 = ax.twinx()
+            lm_ = [mean_se(self.learning[r]) for r in ranks]
+            ax2.errorbar(ranks, [x[0] for x in lm_], [0 if math.isnan(x[1]) else x[1]
+                                                     for x in lm_],
+                         fmt="s-", color="C0", capsize=2, label="learning score")
+            ax2.axhline(0, color="C0", lw=0.5)
+            ax2.set_ylabel("learning score", color="C0")
         ax.legend(frameon=False, fontsize=7)
         return ax
 
@@ -109,19 +206,25 @@ def _split(rec: Recording, scheme: str, seed: int, fraction: float):
 
 
 def _score(rec: Recording, scheme: str, split, loss: str, rank: int, seed: int,
-           fit_kw: dict) -> tuple[float, float]:
-    """(test score, train score) of one fit."""
+           fit_kw: dict, init=None):
+    """(test score, train score, learning score, fit) of one fit."""
     if scheme == "trials":
         tr, te = split
         sub = rec.trials(tr)
-        fit = fit_ltr(sub, rank, loss=loss, seed=seed, **fit_kw)
+        fit = fit_ltr(sub, rank, loss=loss, seed=seed, init=init, **fit_kw)
         test = rec.trials(te)
-        pred = fit.predict_trials(test.trial_id, test.condition, test.epoch)
-        return (lik.normalised_deviance(pred, test.data, test.observed(), loss),
-                fit.train_error)
+        pred_te = fit.predict_trials(test.trial_id, test.condition, test.epoch)
+        full = torch.zeros(rec.shape, dtype=torch.float64)
+        full[:, tr] = fit.predict().double()
+        full[:, te] = pred_te.double()
+        trm = torch.zeros(rec.shape, dtype=torch.bool)
+        trm[:, tr] = True
+        ls = learning_score(full, rec, trm, ~trm) if loss == "mse" else float("nan")
+        return (lik.normalised_deviance(pred_te, test.data, test.observed(), loss),
+                fit.train_error, ls, fit)
     train, test = split
-    fit = fit_ltr(rec, rank, loss=loss, seed=seed, train_mask=train, **fit_kw)
-    return fit.error(test), fit.train_error
+    fit = fit_ltr(rec, rank, loss=loss, seed=seed, train_mask=train, init=init, **fit_kw)
+    return fit.error(test), fit.train_error, learning_score(fit, rec, train, test), fit
 
 
 def cp_baseline(rec: Recording, rank: int, train: Tensor, test: Tensor, *, iters: int = 300,
@@ -147,21 +250,28 @@ def cp_baseline(rec: Recording, rank: int, train: Tensor, test: Tensor, *, iters
 
 
 def cross_validate(rec: Recording, ranks: Sequence[int], *, scheme: str = "blocks",
-                   seeds: Sequence[int] = (0,), fraction: float = 0.2, loss: str = "mse",
-                   baselines: bool = True,
+                   seeds: Sequence[int] = (0, 1, 2), fraction: float = 0.2, loss: str = "mse",
+                   baselines: bool = True, warm_start: bool = False, select: str = "error",
+                   keep_fits: bool = False,
                    progress: Callable[[int, int, float], None] | None = None,
                    **fit_kw) -> CVResult:
-    """Held-out score of ``fit_ltr`` at each rank (see module docstring).
+    """Held-out normalised error and learning score of ``fit_ltr`` at each rank, per split.
 
     Args:
         rec: the recording.
         ranks: ranks to compare (each ≥ 1).
         scheme: ``"blocks"``, ``"trials"`` or ``"neurons"``.
-        seeds: one split and one fit seed per entry (the spread gives the standard error).
+        seeds: one split and one fit seed per entry (≥ 3 for the one-standard-error rule).
         fraction: held-out fraction (block centres scaled to it / trials / neurons).
-        loss: the fit's likelihood, also used to score.
-        baselines: add the trial-invariant RNN (and, for MSE blocks, CP) baselines.
-        progress: called as progress(rank, seed, score) after each fit.
+        loss: the fit's likelihood, also used to score. The learning score is an R² of the
+            data (meaningful for z-scored rates, ``"mse"``); it is computed for every loss.
+        baselines: add the trial-invariant RNN per split (and, for MSE blocks, CP) baselines.
+        warm_start: nested fits — at each rank and split, first fit the trial-invariant RNN
+            (Z frozen at 0), then the ltrRNN starting from it.
+        select: what ``best_rank`` chooses on: ``"error"`` or ``"learning"``.
+        keep_fits: keep every ltrRNN fit (``fits {rank: [Fit per split]}``) and the splits
+            (``splits [(train, test)]``) in the result.
+        progress: called as progress(rank, seed, score) after each ltrRNN fit.
         fit_kw: passed to ``fit_ltr`` (``n_rec``, ``alpha``, ``options``, …).
     """
     if scheme not in SCHEMES:
@@ -169,24 +279,42 @@ def cross_validate(rec: Recording, ranks: Sequence[int], *, scheme: str = "block
     ranks = [int(r) for r in ranks]
     if not ranks or min(ranks) < 1:
         raise ValueError(f"ranks must be integers ≥ 1, got {ranks}")
+    seeds = list(seeds)
     if not seeds:
         raise ValueError("seeds must name at least one seed")
-    out = CVResult(scheme=scheme, loss=loss, all_scores={}, train_scores={})
-    for r in ranks:
-        for s in seeds:
-            split = _split(rec, scheme, s, fraction)
-            test, train = _score(rec, scheme, split, loss, r, s, fit_kw)
+    if select not in SELECT:
+        raise ValueError(f"select must be one of {SELECT}, got {select!r}")
+    if "init" in fit_kw:
+        raise ValueError("cross_validate: pass warm_start=True instead of init")
+    opts = fit_kw.pop("options", None) or FitOptions()
+    frozen = dataclasses.replace(opts, frozen=tuple({*opts.frozen, "Z"}))
+    out = CVResult(scheme=scheme, loss=loss, all_scores={}, train_scores={}, select=select)
+    for s in seeds:
+        split = _split(rec, scheme, s, fraction)
+        if keep_fits:
+            out.splits.append(split)
+        for r in ranks:
+            init = None
+            if warm_start or (baselines and r == max(ranks)):
+                inv_test, _, inv_ls, inv = _score(rec, scheme, split, loss, r, s,
+                                                  {**fit_kw, "options": frozen})
+                out.invariant.setdefault(r, []).append(inv_test)
+                out.invariant_learning.setdefault(r, []).append(inv_ls)
+                init = inv if warm_start else None
+            test, train, ls, fit = _score(rec, scheme, split, loss, r, s,
+                                          {**fit_kw, "options": opts}, init=init)
+            if keep_fits:
+                out.fits.setdefault(r, []).append(fit)
             out.all_scores.setdefault(r, []).append(test)
             out.train_scores.setdefault(r, []).append(train)
+            out.learning.setdefault(r, []).append(ls)
             if progress is not None:
                 progress(r, s, test)
-    if baselines:
+    for r, v in out.invariant.items():
+        if baselines and r == max(ranks):
+            out.baselines[f"trial-invariant RNN (R={r})"] = mean_se(v)[0]
+    if baselines and scheme == "blocks" and loss == "mse":
         split = _split(rec, scheme, seeds[0], fraction)
-        opts = fit_kw.pop("options", None) or FitOptions()
-        frozen = dataclasses.replace(opts, frozen=("Z",))
-        out.baselines[f"trial-invariant RNN (R={max(ranks)})"] = _score(
-            rec, scheme, split, loss, max(ranks), seeds[0], {**fit_kw, "options": frozen})[0]
-        if scheme == "blocks" and loss == "mse":
-            for r in sorted({min(ranks), max(ranks)}):
-                out.baselines[f"CP (R={r})"] = cp_baseline(rec, r, *split, seed=seeds[0])
+        for r in sorted({min(ranks), max(ranks)}):
+            out.baselines[f"CP (R={r})"] = cp_baseline(rec, r, *split, seed=seeds[0])
     return out

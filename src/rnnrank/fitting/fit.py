@@ -94,7 +94,7 @@ class Fit:
                        epoch: Tensor | None = None) -> Tensor:
         """Predicted mean [T, K2, n] of unseen trials (conditions must have been fitted)."""
         condition = torch.as_tensor(condition, dtype=torch.long)
-        if bool((condition >= self.params["s0"].shape[0]).any()):
+        if bool((condition >= self.params["v"].shape[1]).any()):
             raise ValueError("predict_trials: a condition the fit never saw")
         return self._predict(self.trial_factors_at(trial_id, epoch), condition)
 

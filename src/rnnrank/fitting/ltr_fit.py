@@ -114,8 +114,10 @@ def optimise(p0: dict[str, Tensor], cfg: lm.ModelConfig, L: Tensor, rec: Recordi
 def fit_ltr(rec: Recording, rank: int, *, n_rec: int = 100, loss: str = "mse", seed: int = 0,
             n_seeds: int = 1, alpha: float = 0.2, n_prep: int = 5, inputs: str = "span",
             readout: str = "orthogonal", nonlinearity: str = "tanh",
+            initial_state: str = "condition",
             gp: gp_.GPConfig | None = None, train_mask: Tensor | None = None,
             options: FitOptions | None = None, dtype: torch.dtype = torch.float32,
+            init: Fit | dict[str, Tensor] | None = None,
             progress: Callable[[int, float], None] | None = None) -> Fit:
     """Fit W(k) = Σ_r c_r(k) a_r b_rᵀ to a recording (see module docstring).
 
@@ -131,10 +133,16 @@ def fit_ltr(rec: Recording, rank: int, *, n_rec: int = 100, loss: str = "mse", s
             times < 0).
         inputs: ``"span"`` (inputs in span{a_r}, the paper's) or ``"free"``.
         readout: ``"orthogonal"`` (semi-orthogonal D, the paper's) or ``"free"``.
+        initial_state: ``"condition"`` (one s0 per condition) or ``"shared"`` (one for all
+            trials, as the reference code).
         gp: the trial factors' kernel (``GPConfig``; ℓ = 15 trials by default).
         train_mask: bool [T, K, n], entries the fit may see (default: all observed).
         options: ``FitOptions`` (lr, max_iter, activity_reg, early stopping).
         dtype: float32 (fast) or float64.
+        init: start from these parameters (a ``Fit`` of the same rank, n_rec and recording
+            shape, or its ``params``) instead of a random draw — the nested fit: an ltrRNN
+            warm-started from a trial-invariant fit (``options.frozen=("Z",)``) begins at that
+            fit's predictions (Z = 0, c = μ) and can only add learning to it.
         progress: called as progress(iteration, validation loss) at each evaluation.
 
     Returns:
@@ -147,7 +155,8 @@ def fit_ltr(rec: Recording, rank: int, *, n_rec: int = 100, loss: str = "mse", s
         raise ValueError(f"rank must be an integer ≥ 1, got {rank!r}")
     lik.check_loss(loss, rec.data[rec.observed()])
     cfg = lm.ModelConfig(rank=rank, n_rec=int(n_rec), alpha=alpha, n_prep=n_prep,
-                         inputs=inputs, readout=readout, nonlinearity=nonlinearity)
+                         inputs=inputs, readout=readout, nonlinearity=nonlinearity,
+                         initial_state=initial_state)
     gp = gp or gp_.GPConfig()
     opts = options or FitOptions()
     observed = rec.observed()
@@ -171,12 +180,27 @@ def fit_ltr(rec: Recording, rank: int, *, n_rec: int = 100, loss: str = "mse", s
                             n_steps_in=lm.n_input_steps(cfg, rec.times), seed=s, dtype=dtype)
         if loss != "mse":
             p0["d"] = _inverse_softplus(_neuron_means(rec.data, fit_mask)).to(dtype)
+        if init is not None:
+            p0 = _warm_start(p0, init)
         params, score, iters = optimise(p0, cfg, L, rec, fit_mask, val, loss, opts, progress)
         if best is None or score < best[1]:
             best = (params, score, iters, s)
     params, score, iters, s = best
     return Fit(cfg=cfg, loss=loss, gp=gp, params=params, recording=rec, train_mask=train,
                val_loss=score, iterations=iters, seed=s)
+
+
+def _warm_start(p0: dict[str, Tensor], init) -> dict[str, Tensor]:
+    """``init``'s parameters in place of p0's (same names and shapes required)."""
+    src = init.params if hasattr(init, "params") else init
+    out = {}
+    for k, v in p0.items():
+        if k not in src or tuple(src[k].shape) != tuple(v.shape):
+            got = tuple(src[k].shape) if k in src else "missing"
+            raise ValueError(f"init: parameter {k!r} must have shape {tuple(v.shape)} (same rank, "
+                             f"n_rec, recording and options), got {got}")
+        out[k] = src[k].detach().to(v.dtype).clone()
+    return out
 
 
 def _neuron_means(data: Tensor, mask: Tensor) -> Tensor:
@@ -197,7 +221,7 @@ def transform(fit: Fit, rec: Recording, *, seed: int = 0, options: FitOptions | 
         raise ValueError(f"new recording must have the same T and n as the fitted one "
                          f"({fit.recording.shape[0]}, {fit.recording.shape[2]}), got "
                          f"({rec.shape[0]}, {rec.shape[2]})")
-    if rec.n_conditions > fit.params["s0"].shape[0]:
+    if rec.n_conditions > fit.params["v"].shape[1]:
         raise ValueError("new recording has conditions the fit never saw")
     frozen = ("A", "B", "v", "D_raw", "d", "log_shape")
     opts = options or FitOptions()

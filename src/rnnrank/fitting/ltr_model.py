@@ -8,13 +8,14 @@ Model (Pellegrino, Cayco-Gajic & Chadwick 2023, NeurIPS), on rnnrank's leaky rat
     ŷ_k[t]   = link(D φ(x_k[P + t]) + d)     (D [n, N] semi-orthogonal by default)
 
 with c = L Z + μ the GP reparametrisation (``gp``), x_k[0] = â s0[cond(k)] a per-condition initial
-state, and inputs v acting during the preparatory period: P extra steps before the first
-recorded bin plus the recorded bins with time < 0. With ``inputs="span"`` (the paper's default)
-U = â and v [S, C, R], so the state stays in span{â_r}; ``inputs="free"`` uses U = I, v [S, C, N].
-The recurrence costs O(K·N·R) per step — never a K×N×N tensor — and all K trials of a step are
-one batched ``step``.
+state (``initial_state="shared"``: one s0 for all trials, as the reference code — conditions
+then differ through the preparatory input only), and inputs v acting during the preparatory
+period: P extra steps before the first recorded bin plus the recorded bins with time < 0.
+With ``inputs="span"`` (the paper's default) U = â and v [S, C, R], so the state stays in
+span{â_r}; ``inputs="free"`` uses U = I, v [S, C, N]. The recurrence costs O(K·N·R) per step
+— never a K×N×N tensor — and all K trials of a step are one batched ``step``.
 
-Shapes: Z [K, R], μ [R], A, B [N, R], s0 [C, R], v [S, C, R or N], D_raw [n, N], d [n];
+Shapes: Z [K, R], μ [R], A, B [N, R], s0 [C or 1, R], v [S, C, R or N], D_raw [n, N], d [n];
 predictions [T, K, n].
 """
 
@@ -43,8 +44,12 @@ class ModelConfig:
     inputs: str = "span"
     readout: str = "orthogonal"
     nonlinearity: str = "tanh"
+    initial_state: str = "condition"
 
     def __post_init__(self) -> None:
+        if self.initial_state not in ("condition", "shared"):
+            raise ValueError(f"initial_state must be 'condition' or 'shared', got "
+                             f"{self.initial_state!r}")
         if int(self.rank) < 1:
             raise ValueError(f"rank must be ≥ 1, got {self.rank}")
         if self.n_rec < self.rank:
@@ -85,7 +90,8 @@ def init_params(cfg: ModelConfig, *, n_trials: int, n_out: int, n_cond: int, n_s
         "A": A, "B": A.clone(),
         "Z": torch.zeros(n_trials, R, dtype=torch.float64),
         "mu": torch.ones(R, dtype=torch.float64),
-        "s0": 0.1 * torch.randn(n_cond, R, generator=g, dtype=torch.float64),
+        "s0": 0.1 * torch.randn(n_cond if cfg.initial_state == "condition" else 1, R,
+                                generator=g, dtype=torch.float64),
         "v": 0.1 * torch.randn(n_steps_in, n_cond, width, generator=g,
                                dtype=torch.float64),
         "D_raw": semi_orthogonal(torch.randn(n_out, N, generator=g, dtype=torch.float64)),
@@ -99,6 +105,12 @@ def factors(p: dict[str, Tensor], L: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """(c [K, R], â [N, R], b̂ [N, R]) from raw parameters and the GP factor L [K, K]."""
     c = L.to(p["Z"].dtype) @ p["Z"] + p["mu"]
     return c, unit_columns(p["A"]), unit_columns(p["B"])
+
+
+def initial_states(p: dict[str, Tensor], condition: Tensor) -> Tensor:
+    """s0 of each trial [K, R]: its condition's, or the shared one when s0 has one row."""
+    s0 = p["s0"]
+    return s0[condition] if s0.shape[0] > 1 else s0.expand(len(condition), -1)
 
 
 def readout_matrix(p: dict[str, Tensor], cfg: ModelConfig) -> Tensor:
@@ -126,7 +138,7 @@ def simulate(p: dict[str, Tensor], cfg: ModelConfig, c: Tensor, a: Tensor, b: Te
     params = rd.RateParams(W=Factorised(a[None], b[None], c[None]), U=U[None],
                            V=torch.zeros(1, 1, N, dtype=a.dtype), b=zero, x0=zero)
     v = p["v"][:, condition]  # [S, K, width]
-    x = (p["s0"][condition] @ a.T)[None]  # [1, K, N]
+    x = (initial_states(p, condition) @ a.T)[None]  # [1, K, N]
     S = v.shape[0]
     zero_u = torch.zeros(K, U.shape[1], dtype=a.dtype)
     states = []
@@ -148,7 +160,7 @@ def simulate_latent(p: dict[str, Tensor], cfg: ModelConfig, c: Tensor, a: Tensor
     pass of ``ltr_adjoint`` (same numbers, several times faster)."""
     from .ltr_adjoint import latent_unroll
 
-    s = latent_unroll(p["s0"][condition], p["v"][:, condition], a, b, c, alpha=cfg.alpha,
+    s = latent_unroll(initial_states(p, condition), p["v"][:, condition], a, b, c, alpha=cfg.alpha,
                       nonlinearity=cfg.nonlinearity, n_steps=cfg.n_prep + n_bins - 1)
     return s[cfg.n_prep:] @ a.T, p["v"][:, condition] @ a.T
 

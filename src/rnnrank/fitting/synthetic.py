@@ -34,8 +34,12 @@ def _smooth_factors(K: int, R: int, g: torch.Generator) -> Tensor:
 
 def ltr_teacher(*, T: int = 20, K: int = 60, n: int = 30, N: int = 40, rank: int = 2,
                 n_conditions: int = 4, alpha: float = 0.2, n_prep: int = 5, noise: float = 0.0,
-                seed: int = 0, dtype=torch.float64) -> tuple[Recording, dict[str, Tensor]]:
+                seed: int = 0, frozen: bool = False,
+                dtype=torch.float64) -> tuple[Recording, dict[str, Tensor]]:
     """A planted low-tensor-rank network and its recording (data = readout + Gaussian noise).
+
+    ``frozen=True`` is the null control: the same network (same draws) with c(k) = c(0) on
+    every trial — no learning, only the noise differs between trials of a condition.
 
     Returns:
         (recording [T, K, n] with times 0..T−1, truth {"c" [K, R], "a" [N, R], "b" [N, R],
@@ -51,6 +55,8 @@ def ltr_teacher(*, T: int = 20, K: int = 60, n: int = 30, N: int = 40, rank: int
     p["s0"] = 1.5 * torch.randn(n_conditions, rank, generator=g, dtype=torch.float64)
     p["v"] = 0.5 * torch.randn(n_prep, n_conditions, rank, generator=g, dtype=torch.float64)
     c = _smooth_factors(K, rank, g)
+    if frozen:
+        c = c[:1].expand(K, rank).clone()
     condition = torch.arange(K) % n_conditions
     eta, _, _ = lm.predict_eta(p, cfg, c, condition, T)
     y = eta + noise * torch.randn(eta.shape, generator=g, dtype=torch.float64)

@@ -1,0 +1,97 @@
+"""Verdicts of the Pellegrino et al. (2023) claims: pure functions of measured numbers.
+
+Each returns ``{"verdict": "reproduced" | "not reproduced" | "inconclusive", "reason": str}``;
+the numbers go in beside it. ``z`` standard errors (default 2) decide "above/below" a threshold.
+
+- ``learning_verdict`` (claim iv: a fixed network cannot explain the learning). First the
+  *learning budget* — how much an oracle that tracks learning lowers the held-out error below the
+  condition mean (nMSE units) — is compared with the *spread* of the fits over seeds/splits (the
+  SD of the fit's held-out nMSE minus the condition mean's, paired per split so that the split's
+  difficulty cancels). Budget ≤ spread: the data cannot show learning at this size →
+  inconclusive. Otherwise reproduced when the ltrRNN's learning score is above 0 by z s.e. and
+  the null control's (same teacher, W frozen) is not above 0 by z s.e.; else not reproduced.
+- ``rank_low_verdict`` (claim i): the CP rank chosen for the true ΔW(k) tensor is ≤ ``low``
+  and that CP model explains ΔW (relative error ≤ ``max_error``).
+- ``rank_match_verdict`` (claim ii): the rank chosen from activity equals the true CP rank;
+  inconclusive when the learning verdict is (learning the fits cannot see cannot fix a rank).
+- ``recovery_verdict`` (claim iii): the fitted directions are closer to the true ones than
+  random subspaces (mean principal angle below the chance 5th percentile by z s.e.) and the
+  fitted c(k) explain the true trial factors better than random smooth factors do (R² above the
+  chance 95th percentile by z s.e.). Both → reproduced, neither → not, one → inconclusive.
+"""
+
+from __future__ import annotations
+
+import math
+
+REPRODUCED, NOT, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
+
+
+def _v(verdict: str, reason: str) -> dict:
+    return {"verdict": verdict, "reason": reason}
+
+
+def _finite(*xs: float) -> bool:
+    return all(math.isfinite(float(x)) for x in xs)
+
+
+def learning_verdict(score: tuple[float, float], null: tuple[float, float], *, budget: float,
+                     spread: float, z: float = 2.0) -> dict:
+    """Claim (iv). ``score``, ``null``: (mean, s.e.) of the learning score of the fit to the
+    learning teacher and to the frozen teacher; ``budget``, ``spread`` in nMSE units."""
+    if not _finite(*score, *null, budget, spread):
+        return _v(INCONCLUSIVE, "a number is missing (NaN)")
+    if budget <= spread:
+        return _v(INCONCLUSIVE, f"learning budget {budget:.4f} ≤ the fits' spread {spread:.4f}: "
+                                "the held-out data cannot show learning at this size")
+    up = score[0] - z * score[1] > 0
+    null_ok = null[0] - z * null[1] <= 0
+    if up and null_ok:
+        return _v(REPRODUCED, f"learning score {score[0]:.3f} ± {score[1]:.3f} > 0 and null "
+                              f"{null[0]:.3f} ± {null[1]:.3f} ≤ 0 (within {z:g} s.e.)")
+    why = [] if up else [f"learning score {score[0]:.3f} ± {score[1]:.3f} not > 0"]
+    why += [] if null_ok else [f"null control {null[0]:.3f} ± {null[1]:.3f} > 0"]
+    return _v(NOT, "; ".join(why))
+
+
+def rank_low_verdict(best_rank: int, relative_error: float, *, low: int = 5,
+                     max_error: float = 0.1) -> dict:
+    """Claim (i): true ΔW CP rank ≤ ``low`` with relative error ≤ ``max_error`` there."""
+    if not _finite(relative_error):
+        return _v(INCONCLUSIVE, "no CP error")
+    if best_rank > low:
+        return _v(NOT, f"CP rank {best_rank} > {low}")
+    if relative_error > max_error:
+        return _v(INCONCLUSIVE, f"CP rank {best_rank} chosen but its relative error "
+                                f"{relative_error:.3f} > {max_error}: ΔW is not described")
+    return _v(REPRODUCED, f"CP rank {best_rank} ≤ {low}, relative error {relative_error:.3f}")
+
+
+def rank_match_verdict(true_rank: int, chosen_rank: int, learning: str) -> dict:
+    """Claim (ii): the CV-chosen rank equals the true CP rank (``learning``: claim iv's
+    verdict)."""
+    if learning == INCONCLUSIVE:
+        return _v(INCONCLUSIVE, "learning is not visible in the held-out data (claim iv), so "
+                                "the rank it would fix cannot be read from activity")
+    if chosen_rank == true_rank:
+        return _v(REPRODUCED, f"chosen rank {chosen_rank} = true CP rank {true_rank}")
+    return _v(NOT, f"chosen rank {chosen_rank} ≠ true CP rank {true_rank}")
+
+
+def recovery_verdict(angle: tuple[float, float], angle_chance_p5: float,
+                     r2: tuple[float, float], r2_chance_p95: float, z: float = 2.0) -> dict:
+    """Claim (iii). ``angle``: (mean, s.e.) over fits of the mean principal angle (degrees);
+    ``r2``: (mean, s.e.) of the R² of the true c(k) from the fitted c(k); chance thresholds
+    from random subspaces / random smooth factors."""
+    if not _finite(*angle, *r2, angle_chance_p5, r2_chance_p95):
+        return _v(INCONCLUSIVE, "a number is missing (NaN)")
+    a_ok = angle[0] + z * angle[1] < angle_chance_p5
+    c_ok = r2[0] - z * r2[1] > r2_chance_p95
+    text = (f"mean angle {angle[0]:.1f}° ± {angle[1]:.1f} vs chance 5th pct "
+            f"{angle_chance_p5:.1f}°; R² of c {r2[0]:.3f} ± {r2[1]:.3f} vs chance 95th pct "
+            f"{r2_chance_p95:.3f}")
+    if a_ok and c_ok:
+        return _v(REPRODUCED, "both beat chance: " + text)
+    if not a_ok and not c_ok:
+        return _v(NOT, "neither beats chance: " + text)
+    return _v(INCONCLUSIVE, "one of two beats chance: " + text)

@@ -1,0 +1,53 @@
+"""Verdict logic of the Pellegrino et al. (2023) claims, case by case."""
+
+from __future__ import annotations
+
+import math
+
+from rnnrank.experiments.verdicts import (
+    INCONCLUSIVE,
+    NOT,
+    REPRODUCED,
+    learning_verdict,
+    rank_low_verdict,
+    rank_match_verdict,
+    recovery_verdict,
+)
+
+
+def test_learning_budget_below_spread_is_inconclusive_whatever_the_scores():
+    v = learning_verdict((0.5, 0.01), (-0.1, 0.01), budget=0.004, spread=0.005)
+    assert v["verdict"] == INCONCLUSIVE and "budget" in v["reason"]
+    # equal is not enough either
+    assert learning_verdict((0.5, 0.01), (0.0, 0.01), budget=0.01,
+                            spread=0.01)["verdict"] == INCONCLUSIVE
+
+
+def test_learning_reproduced_needs_score_above_zero_and_null_not_above():
+    kw = dict(budget=0.05, spread=0.01)
+    assert learning_verdict((0.30, 0.05), (-0.2, 0.05), **kw)["verdict"] == REPRODUCED
+    # score within 2 s.e. of zero: not shown
+    assert learning_verdict((0.09, 0.05), (-0.2, 0.05), **kw)["verdict"] == NOT
+    # null control significantly above zero: the method sees learning that is not there
+    v = learning_verdict((0.30, 0.05), (0.15, 0.05), **kw)
+    assert v["verdict"] == NOT and "null" in v["reason"]
+    # null above 0 but within its error: fine
+    assert learning_verdict((0.30, 0.05), (0.05, 0.05), **kw)["verdict"] == REPRODUCED
+    assert learning_verdict((math.nan, 0.1), (0, 0.1), **kw)["verdict"] == INCONCLUSIVE
+
+
+def test_rank_low_and_match():
+    assert rank_low_verdict(3, 0.05)["verdict"] == REPRODUCED
+    assert rank_low_verdict(8, 0.01)["verdict"] == NOT
+    assert rank_low_verdict(2, 0.4)["verdict"] == INCONCLUSIVE
+    assert rank_match_verdict(3, 3, REPRODUCED)["verdict"] == REPRODUCED
+    assert rank_match_verdict(3, 4, NOT)["verdict"] == NOT
+    assert rank_match_verdict(3, 3, INCONCLUSIVE)["verdict"] == INCONCLUSIVE
+
+
+def test_recovery_against_chance():
+    assert recovery_verdict((20.0, 2.0), 60.0, (0.8, 0.05), 0.3)["verdict"] == REPRODUCED
+    assert recovery_verdict((70.0, 2.0), 60.0, (0.2, 0.05), 0.3)["verdict"] == NOT
+    assert recovery_verdict((20.0, 2.0), 60.0, (0.2, 0.05), 0.3)["verdict"] == INCONCLUSIVE
+    # within 2 s.e. of the threshold does not count as beating chance
+    assert recovery_verdict((57.0, 2.0), 60.0, (0.8, 0.05), 0.3)["verdict"] == INCONCLUSIVE
