@@ -110,3 +110,35 @@ def test_train_passes_the_schedule_and_clipping_into_the_run(tmp_path, capsys):
     saved = RunDir(out).read_config()["train"]
     assert (saved["grad_clip"], saved["lr_warmup"], saved["lr_schedule"]) == (0.5, 2, "cosine")
     assert 0 <= summary["best_step"] < 4 and rr.load_best(out).step[0] == summary["best_step"]
+
+
+def test_help_lists_every_registered_task_rule_and_paper(capsys):
+    from rnnrank.cli import PAPERS, RULE_NAMES, TASK_NAMES
+    from rnnrank.experiments import REPRODUCTIONS
+    from rnnrank.learning.rules import available_rules
+
+    def public(names):  # test doubles registered by other test modules start with "_"
+        return sorted(n for n in names if not n.startswith("_"))
+
+    assert sorted(TASK_NAMES) == public(rr.tasks.available_tasks())
+    assert sorted(RULE_NAMES) == public(available_rules())
+    assert sorted(PAPERS) == sorted(REPRODUCTIONS)
+    assert main(["reproduce", "--help"]) == 0
+    assert "pellegrino2023" in capsys.readouterr().out
+
+
+def test_backwards_rank_range_says_so(tmp_path, capsys):
+    assert main(["analyze", str(tmp_path), "--tensor-rank", "--ranks", "3-1"]) == 2
+    assert "runs backwards" in capsys.readouterr().err
+
+
+def test_analyze_prints_a_readable_table(tmp_path, capsys):
+    out = tmp_path / "ff"
+    assert main(["train", "--out", str(out), "--task-option", "n_bits=2", "--task-option",
+                 "duration=10", "--n-rec", "12", "--steps", "6", "--record-every", "2",
+                 "--dt", "0.5", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["analyze", str(out), "--tensor-rank", "--ranks", "1-2", "--restarts", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "{'" not in text and "best_rank" in text  # no raw Python dicts
+    assert "none applies" in text  # an empty list of bounds is explained

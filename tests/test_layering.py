@@ -1,4 +1,5 @@
-"""The package's layers: lower packages never import higher ones (checked on the source's AST)."""
+"""The package's floors: a module imports only from its own package or from lower floors
+(checked on the source's AST, lazy imports included), so no two packages import each other."""
 
 from __future__ import annotations
 
@@ -9,6 +10,22 @@ import rnnrank
 
 SRC = Path(rnnrank.__file__).parent
 
+# Lowest first. A run directory's readers live in ``store`` (above the models and tasks they
+# rebuild); every page and figure of a run in ``report``; the command line on top.
+FLOORS = (
+    {"_version", "registry", "ensemble", "nonlinearities"},
+    {"tasks", "models"},
+    {"losses", "store"},
+    {"analysis", "dynamics", "fitting"},
+    {"learning"},
+    {"report"},
+    {"sweep"},
+    {"experiments"},
+    {"__init__"},
+    {"cli", "__main__"},
+)
+FLOOR = {unit: i for i, units in enumerate(FLOORS) for unit in units}
+
 
 def _imports(path: Path) -> set[str]:
     """Absolute module names imported by ``path`` (relative imports resolved), lazy ones too."""
@@ -18,10 +35,36 @@ def _imports(path: Path) -> set[str]:
         if isinstance(node, ast.ImportFrom):
             base = package.split(".")
             base = base[: len(base) - node.level + 1] if node.level else []
-            names.add(".".join([*base, *(node.module.split(".") if node.module else [])]))
+            if node.module is None:  # ``from .. import analysis``: the subpackages themselves
+                names.update(".".join([*base, alias.name]) for alias in node.names)
+            else:
+                names.add(".".join([*base, *node.module.split(".")]))
         elif isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
     return names
+
+
+def _unit(path: Path) -> str:
+    rel = path.relative_to(SRC)
+    return rel.parts[0] if len(rel.parts) > 1 else rel.stem
+
+
+def test_every_module_has_a_floor():
+    units = {_unit(p) for p in SRC.rglob("*.py")}
+    assert units <= set(FLOOR), f"give {sorted(units - set(FLOOR))} a floor in FLOORS"
+
+
+def test_imports_go_down_the_floors_only():
+    bad = []
+    for path in SRC.rglob("*.py"):
+        unit = _unit(path)
+        for module in _imports(path):
+            if module != "rnnrank" and not module.startswith("rnnrank."):
+                continue
+            target = module.split(".")[1] if "." in module else "__init__"
+            if target != unit and FLOOR.get(target, -1) >= FLOOR[unit]:
+                bad.append(f"{path.relative_to(SRC)} ({unit}) imports {module} ({target})")
+    assert not bad, "\n".join(sorted(bad))
 
 
 def test_analysis_does_not_depend_on_training():

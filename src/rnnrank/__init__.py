@@ -10,8 +10,6 @@ measure its structure (DESIGN.md §5)::
     traj = rr.load_trajectory("runs/ff")
 """
 
-__version__ = "0.1.0"
-
 from . import analysis as analysis
 from . import dynamics as dynamics
 from . import fitting as fitting
@@ -20,6 +18,7 @@ from . import models as models
 from . import report as report
 from . import sweep as sweep
 from . import tasks as tasks
+from ._version import __version__ as __version__
 from .learning import Run as Run
 from .learning import TrainConfig as TrainConfig
 from .learning import TrainingDiverged as TrainingDiverged

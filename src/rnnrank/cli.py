@@ -40,9 +40,34 @@ def _emit(summary: dict, as_json: bool) -> None:
     from rich.table import Table
 
     table = Table(show_header=False, box=None)
-    for key, value in summary.items():
-        table.add_row(f"[bold]{key}[/]", str(value))
+    for key, value in _flat_items(summary):
+        table.add_row(f"[bold]{key}[/]", _readable(value))
     Console().print(table)
+
+
+def _flat_items(summary: dict, prefix: str = ""):
+    """(dotted key, value) pairs of a nested summary, for a two-column table."""
+    for key, value in summary.items():
+        if isinstance(value, dict) and value:
+            yield from _flat_items(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+def _readable(value, shown: int = 8) -> str:
+    """Numbers at 4 significant digits; long lists cut (``--json`` prints every value)."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        if not value:
+            return "none"
+        if all(isinstance(v, dict) for v in value):
+            return "; ".join(", ".join(f"{k} {_readable(v)}" for k, v in d.items())
+                             for d in value)
+        body = ", ".join(_readable(v) for v in value[:shown])
+        return f"[{body}{', …' if len(value) > shown else ''}]" + (
+            f" ({len(value)} values; --json for all)" if len(value) > shown else "")
+    return "—" if value is None else str(value)
 
 
 def _train_and_summarise(model, task, *, out: Path, as_json: bool, **train_kw) -> dict:
@@ -74,13 +99,20 @@ QUICKSTART_WARMUP = 0
 QUICKSTART_SCHEDULE = "constant"
 
 TASK_OPT_HELP = "Task option KEY=VALUE (repeatable), e.g. --task-option n_bits=3"
+# Listed in --help without importing torch at startup; tests/test_cli.py checks them against the
+# registries, so a newly registered task or rule fails the test until it is named here.
+TASK_NAMES = ("flipflop", "mante", "romo", "reach", "sine", "delayed_xor", "sentiment",
+              "sentiment_memory", "neurogym")
+RULE_NAMES = ("bptt", "eprop", "rflo", "fa")
+PAPERS = ("schuessler2020", "pellegrino2023", "liu2024")
 
 
 @app.command(epilog="Example: rnnrank train --task flipflop --n-rec 256 --gain 1.5 --rule bptt "
              "--steps 2000 --record-every 10 --seed 0 --out runs/ff")
 def train(
     out: Annotated[Path, typer.Option(help="Run directory (resumed if it holds this run).")],
-    task: Annotated[str, typer.Option(help="Registered task name.")] = "flipflop",
+    task: Annotated[str, typer.Option(help=f"Registered task: {', '.join(TASK_NAMES)}.")]
+    = "flipflop",
     task_option: Annotated[list[str] | None, typer.Option(help=TASK_OPT_HELP)] = None,
     n_rec: Annotated[int, typer.Option(help="Number of recurrent units N.")] = 256,
     gain: Annotated[float, typer.Option(help="Gain g of W0 = g·J/√N.")] = 1.5,
@@ -89,7 +121,8 @@ def train(
     tau: Annotated[float, typer.Option(help="Time constant τ.")] = 1.0,
     noise: Annotated[float, typer.Option(help="Private noise σ.")] = 0.0,
     init: Annotated[str, typer.Option(help="gaussian, orthogonal or sparse.")] = "gaussian",
-    rule: Annotated[str, typer.Option(help="Learning rule.")] = "bptt",
+    rule: Annotated[str, typer.Option(help=f"Learning rule: {', '.join(RULE_NAMES)}.")]
+    = "bptt",
     rule_option: Annotated[list[str] | None, typer.Option(
         help="Rule option KEY=VALUE, e.g. --rule-option truncation=10")] = None,
     steps: Annotated[int, typer.Option(help="Parameter updates.")] = 2000,
@@ -97,8 +130,8 @@ def train(
     optimizer: Annotated[str, typer.Option(help="adam or sgd.")] = "adam",
     batch_size: Annotated[int, typer.Option(help="Trials per update.")] = 32,
     grad_clip: Annotated[float | None, typer.Option(
-        help="Clip each member's gradient norm to this value (default: no clipping; 1.0 kept "
-        "flip-flop networks solved at Adam 1e-3 to 2e-3, benchmarks/stability.py).")] = None,
+        help="Clip each member's gradient norm (default: none; 1.0 keeps flip-flop solved at "
+        "Adam 1e-3..2e-3).")] = None,
     lr_warmup: Annotated[int, typer.Option(
         help="Updates of linear learning-rate warm-up (0: none).")] = 0,
     lr_schedule: Annotated[str, typer.Option(
@@ -114,6 +147,9 @@ def train(
     flossing_option: Annotated[list[str] | None, typer.Option(
         help="Flossing option KEY=VALUE (repeatable), e.g. --flossing-option pre=500")] = None,
     overwrite: Annotated[bool, typer.Option(help="Delete a previous run in --out.")] = False,
+    threads: Annotated[int | None, typer.Option(
+        help="Torch threads (default: torch's; 1 is fastest on a machine other work keeps "
+        "busy).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
     """Train a rate RNN on a task and record its weight trajectory W(k)."""
@@ -130,7 +166,7 @@ def train(
         model, task_obj, out=out, as_json=as_json, rule=rule, steps=steps, lr=lr,
         optimizer=optimizer, batch_size=batch_size, record_every=record_every,
         checkpoint_every=checkpoint_every, seed=seed, overwrite=overwrite, grad_clip=grad_clip,
-        lr_warmup=lr_warmup, lr_schedule=lr_schedule, flossing=hook,
+        lr_warmup=lr_warmup, lr_schedule=lr_schedule, flossing=hook, threads=threads,
         rule_options=_parse_options(rule_option, "--rule-option"))
     _emit(summary, as_json)
 
@@ -194,7 +230,7 @@ def report(
 
 @app.command(epilog="Example: rnnrank reproduce schuessler2020 --quick --out runs/schuessler")
 def reproduce(
-    paper: Annotated[str, typer.Argument(help="Paper to reproduce: schuessler2020, liu2024.")],
+    paper: Annotated[str, typer.Argument(help=f"Paper to reproduce: {', '.join(PAPERS)}.")],
     out: Annotated[Path | None, typer.Option(help="Report and run directory (resumable).")]
     = None,
     quick: Annotated[bool, typer.Option(help="Reduced sizes: < 10 min on 2 cores.")] = False,
@@ -235,9 +271,10 @@ def analyze(
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON summary.")] = False,
 ) -> None:
     """Analyses of one run, written to RUN/analysis/ (PNG figures + JSON summaries)."""
-    from rnnrank.analysis.run_analysis import matrix_rank_report
-    from rnnrank.analysis.tensor_rank_report import tensor_rank_report
+    from rnnrank.report.run_matrix_rank import matrix_rank_report
+    from rnnrank.report.run_tensor_rank import tensor_rank_report
 
+    rank_list = _parse_ranks(ranks) if tensor_rank else None  # every check before any work
     if not (run / "config.yaml").exists():
         raise BadInput(f"{run} is not a run directory (no config.yaml); pass the --out of a "
                        "finished or running 'rnnrank train'")
@@ -248,10 +285,14 @@ def analyze(
     if matrix_rank:
         summary["matrix_rank"] = matrix_rank_report(run, member=member, batch_size=batch_size)
     if tensor_rank:
-        summary["tensor_rank"] = tensor_rank_report(run, ranks=_parse_ranks(ranks),
+        summary["tensor_rank"] = tensor_rank_report(run, ranks=rank_list,
                                                     member=member, n_restarts=restarts)
+        if not as_json and not summary["tensor_rank"]["rank_bounds"]:
+            summary["tensor_rank"]["rank_bounds"] = (
+                "none applies: the proved bounds need a linear network trained by SGD from "
+                "W0 = 0 (rnnrank.analysis.rank_bounds)")
     if lyapunov or fixed_points:
-        from rnnrank.dynamics.run_report import dynamics_report
+        from rnnrank.report.run_dynamics import dynamics_report
 
         if lyapunov_steps < 4:
             raise BadInput(f"--lyapunov-steps must be >= 4, got {lyapunov_steps}")
@@ -276,29 +317,65 @@ def fit(
     loss: Annotated[str, typer.Option(help="mse (rates), poisson (counts) or gamma.")] = "mse",
     alpha: Annotated[float, typer.Option(help="dt/τ of the fitted dynamics per bin.")] = 0.2,
     max_iter: Annotated[int, typer.Option(help="Adam iterations at most per fit.")] = 1500,
+    align_to: Annotated[str | None, typer.Option(
+        help="NWB: trials-table column of event times that defines t = 0 (default start_time).")]
+    = None,
+    before: Annotated[float | None, typer.Option(help="NWB: seconds before the event.")] = None,
+    after: Annotated[float | None, typer.Option(
+        help="NWB: seconds after the event (default: the shortest trial).")] = None,
+    bin_size: Annotated[float | None, typer.Option(help="NWB: seconds per bin (0.01).")] = None,
+    smooth: Annotated[float | None, typer.Option(
+        help="NWB: Gaussian smoothing σ in bins (0: counts).")] = None,
+    zscore: Annotated[bool | None, typer.Option(
+        "--zscore/--no-zscore", help="NWB: z-score each neuron after smoothing.")] = None,
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("fits/fit"),
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
-    """Fit a low-tensor-rank RNN W(k) = Σ_r c_r(k) a_r b_rᵀ to a recording (or CV its rank)."""
-    import rnnrank as rr
+    """Fit a low-tensor-rank RNN W(k) = Σ_r c_r(k) a_r b_rᵀ to a recording (or CV its rank).
 
+    A .npz/.h5 recording holds ``data`` [time, trial, neuron] (counts or rates) and optionally
+    ``condition``, ``trial_id``, ``epoch`` [trial], ``times`` [time] and ``mask``; an .nwb file
+    is binned into trials by the NWB options (the same as rnnrank.fitting.load_nwb's keywords).
+    """
+    import rnnrank as rr
+    from rnnrank.fitting.likelihoods import LOSSES
+
+    rank_list = _parse_ranks(ranks) if cv else None  # every check before any work
+    if loss not in LOSSES:
+        raise BadInput(f"--loss: loss must be one of {LOSSES}, got {loss!r}")
     if rank < 1:
         raise BadInput(f"--rank must be ≥ 1, got {rank}")
     if seeds < 1:
         raise BadInput(f"--seeds must be ≥ 1, got {seeds}")
-    rec = rr.fitting.load_recording(recording)
+    nwb_options = {k: v for k, v in dict(align_to=align_to, before=before, after=after,
+                                         bin_size=bin_size, smooth=smooth,
+                                         zscore=zscore).items() if v is not None}
+    if nwb_options and recording.suffix.lower() != ".nwb":
+        flags = ", ".join("--" + k.replace("_", "-") for k in nwb_options)
+        raise BadInput(f"{flags} bin an NWB file's spikes; {recording.name} is not .nwb (its "
+                       "array is fitted as stored)")
+    rec = rr.fitting.load_recording(recording, **nwb_options)
+    _warn_about_layout(rec, as_json)
     opts = rr.fitting.FitOptions(max_iter=max_iter)
     kw = dict(n_rec=n_rec, loss=loss, alpha=alpha, options=opts)
     t0 = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     if not cv:
-        result = rr.fitting.fit_ltr(rec, rank, n_seeds=seeds, **kw)
+        from rnnrank.report.fit_figures import fit_figure
+
+        history: list[tuple[int, float]] = []
+        result = rr.fitting.fit_ltr(rec, rank, n_seeds=seeds,
+                                    progress=lambda it, loss: history.append((it, loss)), **kw)
         result.save(out)
+        fit_figure(result, history).savefig(out / "fit.png", dpi=110)
         summary = {"recording": str(recording), "shape": list(rec.shape), "rank": rank,
-                   "train_error": result.train_error, "iterations": result.iterations,
-                   "fit": str(out / "fit.pt")}
+                   "loss": loss, "train_error": result.train_error,
+                   "iterations": result.iterations, "max_iter": max_iter,
+                   "fit": str(out / "fit.pt"), "figure": str(out / "fit.png")}
+        if result.iterations >= max_iter:
+            _warn(f"the fit stopped at --max-iter {max_iter} before its validation loss levelled "
+                  "off; raise --max-iter")
     else:
-        rank_list = _parse_ranks(ranks)
         result = _cross_validate_with_progress(rr, rec, rank_list, scheme, seeds, kw,
                                                show=not as_json)
         fig = result.plot().figure
@@ -308,9 +385,41 @@ def fit(
                    "scores": {str(r): v for r, v in result.scores.items()},
                    "baselines": result.baselines, "best_rank": result.best_rank,
                    "figure": str(out / "cv.png")}
+        if result.best_rank == max(rank_list) and len(rank_list) > 1:
+            _warn(f"cross-validation chose the largest rank tried ({result.best_rank}); the best "
+                  "rank may be larger: extend --ranks")
         (out / "cv.json").write_text(json.dumps(summary, indent=2))
     summary["seconds"] = round(time.perf_counter() - t0, 2)
+    if not cv:
+        (out / "fit.json").write_text(json.dumps(summary, indent=2))
     _emit(summary, as_json)
+
+
+def _updates_done(out: Path) -> float:
+    """Network-updates already in a sweep directory (0 for a new one), for the throughput."""
+    if not (out / "plan.json").exists():
+        return 0.0
+    from rnnrank.sweep import collect
+
+    table = collect(out)
+    return float(table["steps_done"].fillna(0).sum()) if "steps_done" in table else 0.0
+
+
+def _warn(message: str) -> None:
+    """One warning line on stderr (kept out of stdout so --json output stays parseable)."""
+    print(f"rnnrank: warning: {message}", file=sys.stderr)
+
+
+def _warn_about_layout(rec, as_json: bool) -> None:
+    """Say what is fitted ([time, trial, neuron]) and warn when the axes look swapped."""
+    T, K, n = rec.shape
+    if not as_json:
+        print(f"fitting {T} time bins × {K} trials × {n} neurons "
+              f"({'spike counts' if rec.is_counts else 'rates'})", file=sys.stderr)
+    if T < 5 or (T < n and K < n):
+        print(f"rnnrank: warning: the recording has {T} time bins and {K} trials but {n} "
+              "neurons; rnnrank reads data as [time, trial, neuron]: are the axes swapped?",
+              file=sys.stderr)
 
 
 def _cross_validate_with_progress(rr, rec, ranks, scheme, seeds, kw, *, show: bool):
@@ -335,6 +444,9 @@ def _parse_ranks(text: str) -> list[int]:
         for sep in ("..", "-"):
             if sep in text:
                 lo, hi = (int(v) for v in text.split(sep))
+                if hi < lo:
+                    raise BadInput(f"--ranks {text!r} runs backwards; write the smaller rank "
+                                   f"first, e.g. {hi}-{lo}")
                 ranks = list(range(lo, hi + 1))
                 break
         else:
@@ -376,17 +488,31 @@ def sweep(
                        gpus_per_job=gpus_per_job)
     elif backend == "ray":
         options = dict(address=address, cpus_per_job=cpus_per_job)
+    before = _updates_done(out)
     t0 = time.perf_counter()
     table = run_sweep(spec, out, backend=backend, workers=workers, progress=not as_json,
                       **options)
+    seconds = time.perf_counter() - t0
     table.to_csv(out / "table.csv", index=False)
     counts = table["status"].value_counts().to_dict()
     summary = {"sweep": str(out), "runs": len(table), **{k: int(v) for k, v in counts.items()},
-               "table": str(out / "table.csv"), "seconds": round(time.perf_counter() - t0, 2)}
+               "table": str(out / "table.csv"), "seconds": round(seconds, 2)}
+    if backend == "local":
+        from rnnrank.sweep.backends import local_layout
+
+        n_workers, n_threads = local_layout(len(table), workers)
+        summary["workers"] = f"{n_workers} process(es) × {n_threads} torch thread(s)"
+    if "steps_done" in table:
+        trained = float(table["steps_done"].fillna(0).sum()) - before
+        summary["network_updates_per_second"] = round(trained / max(seconds, 1e-9), 1)
     failed = table[table["status"] == "failed"]
     if len(failed):
         summary["first_failure"] = f"{failed.iloc[0]['name']}: {failed.iloc[0]['message']}"
     _emit(summary, as_json)
+    if len(failed):
+        print(f"rnnrank: {len(failed)} of {len(table)} runs failed; see "
+              f"{out / 'table.csv'} and each run's status.json", file=sys.stderr)
+        raise typer.Exit(1)
 
 
 @app.command("sweep-report", epilog="Example: rnnrank sweep-report runs/sweep")
@@ -410,7 +536,8 @@ def main(argv: list[str] | None = None) -> int:
     from rnnrank.learning.trainer import TrainingDiverged
 
     try:
-        app(args=argv, standalone_mode=False, prog_name="rnnrank")
+        # Without standalone mode click returns a typer.Exit's code instead of raising it.
+        code = app(args=argv, standalone_mode=False, prog_name="rnnrank")
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
@@ -431,7 +558,7 @@ def main(argv: list[str] | None = None) -> int:
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
         print(f"rnnrank: error: {exc.format_message()}{hint}", file=sys.stderr)
         return 2
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

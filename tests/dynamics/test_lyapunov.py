@@ -174,5 +174,5 @@ def test_bad_arguments_say_what_was_expected():
         lyapunov_spectrum(model, k=1, inputs=torch.zeros(5, 3))
     with pytest.raises(ValueError, match="per must be one of"):
         lyapunov_spectrum(model, k=1, per="second")
-    with pytest.raises(TypeError, match="has no step function"):
+    with pytest.raises(TypeError, match="has no system()"):
         lyapunov_spectrum(torch.nn.Linear(2, 2), k=1)

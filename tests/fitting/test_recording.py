@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 
 import numpy as np
 import pytest
@@ -81,8 +82,9 @@ def test_missing_key_and_bad_files(tmp_path):
         load_recording(tmp_path / "fake.txt")
 
 
-def test_nwb_round_trip(tmp_path):
-    """Spikes at known times in a pynwb-written file are binned exactly where they were put."""
+def _write_nwb(tmp_path):
+    """A pynwb-written session: 3 trials, 2 units, truth[t, k, i] spikes strictly inside bin t
+    of the window [-0.2, 0.6) s around each trial's go cue (0.1 s bins)."""
     from pynwb import NWBHDF5IO, NWBFile
 
     nwb = NWBFile(session_description="test", identifier="t1",
@@ -106,6 +108,13 @@ def test_nwb_round_trip(tmp_path):
     path = tmp_path / "s.nwb"
     with NWBHDF5IO(str(path), "w") as io:
         io.write(nwb)
+    return path, truth, bin_size, before
+
+
+def test_nwb_round_trip(tmp_path):
+    """Spikes at known times in a pynwb-written file are binned exactly where they were put."""
+    path, truth, bin_size, before = _write_nwb(tmp_path)
+    T = truth.shape[0]
     rec = load_recording(path, align_to="go_cue_time", before=before, after=0.6,
                          bin_size=bin_size)
     assert rec.is_counts and rec.shape == (T, 3, 2)
@@ -129,3 +138,49 @@ def test_gaussian_smooth_keeps_constants_and_mass_in_the_middle():
     # analytic Gaussian of σ = 3 bins, normalised on its ±12-bin support
     k = np.exp(-0.5 * (np.arange(-12, 13) / 3.0) ** 2)
     np.testing.assert_allclose(s[18:43], k / k.sum(), atol=1e-12)
+
+
+def test_cli_nwb_options_give_the_python_recording(tmp_path, monkeypatch, capsys):
+    """``rnnrank fit s.nwb --align-to … --bin-size …`` fits exactly the recording that
+    ``load_recording(path, align_to=…, …)`` returns (captured where the fit receives it)."""
+    import rnnrank as rr
+    from rnnrank.cli import main
+
+    path, truth, bin_size, before = _write_nwb(tmp_path)
+    seen = []
+    real = rr.fitting.fit_ltr
+
+    def spy(rec, *args, **kw):
+        seen.append(rec)
+        return real(rec, *args, **kw)
+
+    monkeypatch.setattr(rr.fitting, "fit_ltr", spy)
+    argv = ["fit", str(path), "--align-to", "go_cue_time", "--before", str(before), "--after",
+            "0.6", "--bin-size", str(bin_size), "--smooth", "1", "--zscore", "--rank", "1",
+            "--n-rec", "4", "--max-iter", "2", "--out", str(tmp_path / "fit"), "--json"]
+    assert main(argv) == 0
+    ref = load_recording(path, align_to="go_cue_time", before=before, after=0.6,
+                         bin_size=bin_size, smooth=1.0, zscore=True)
+    (rec,) = seen
+    assert rec.shape == ref.shape == (truth.shape[0], 3, 2)
+    np.testing.assert_array_equal(rec.data.numpy(), ref.data.numpy())
+    capsys.readouterr()
+    np.savez(tmp_path / "r.npz", data=truth.astype(float))
+    assert main(["fit", str(tmp_path / "r.npz"), "--bin-size", "0.02"]) == 2
+    assert "--bin-size bin an NWB file's spikes" in capsys.readouterr().err
+
+
+def test_cli_fit_writes_a_summary_and_a_figure_and_warns_at_max_iter(tmp_path, capsys):
+    from rnnrank.cli import main
+
+    rng = np.random.default_rng(1)
+    np.savez(tmp_path / "r.npz", data=rng.standard_normal((12, 10, 4)))
+    out = tmp_path / "fit"
+    assert main(["fit", str(tmp_path / "r.npz"), "--rank", "1", "--n-rec", "4", "--max-iter",
+                 "3", "--out", str(out), "--json"]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads((out / "fit.json").read_text())
+    assert summary["shape"] == [12, 10, 4] and summary["iterations"] == 3
+    assert (out / "fit.png").stat().st_size > 10_000
+    assert "stopped at --max-iter 3" in captured.err
+    assert json.loads(captured.out)["figure"] == str(out / "fit.png")

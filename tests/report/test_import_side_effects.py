@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 MODULES = ("rnnrank", "rnnrank.report", "rnnrank.report.figures", "rnnrank.analysis",
-           "rnnrank.analysis.run_analysis", "rnnrank.analysis.tensor_rank_report",
+           "rnnrank.report.run_matrix_rank", "rnnrank.report.run_tensor_rank",
            "rnnrank.experiments.schuessler2020_report", "rnnrank.cli")
 
 SCRIPT = f"""

@@ -13,6 +13,7 @@ import torch
 
 import rnnrank as rr
 from rnnrank.report import write_report
+from rnnrank.store.run_dir import rebuild
 
 N, DT, BATCH = 12, 0.5, 24
 SECTIONS = ("Learning", "The network doing the task", "Performance vs rank of ΔW",
@@ -104,7 +105,7 @@ def test_truncation_numbers_match_an_independent_euler_loop(report):
     assert shown["loss_trained"] == pytest.approx(full, rel=rtol)
     assert shown["loss_initial"] == pytest.approx(untrained, rel=rtol)
     # performance_vs_rank called here gives every rank's loss and score as the page shows them.
-    model, _ = rr.analysis.run_analysis.rebuild(run)
+    model, _ = rebuild(run)
     ref = rr.analysis.performance_vs_rank(model, task, ranks, trajectory=traj,
                                           batch_size=BATCH, seed=0)
     np.testing.assert_allclose(trunc["loss"], ref.loss, rtol=rtol)
@@ -134,3 +135,18 @@ def test_bad_member_is_refused(report):
     run, _, _ = report
     with pytest.raises(ValueError, match=r"member must be in 0\.\.0 .* got 2"):
         write_report(run, member=2)
+
+
+def test_the_page_opens_with_what_was_trained_and_lists_every_plotted_rank(report):
+    run, out, _ = report
+    numbers = json.loads((out / "report.json").read_text())
+    opening = numbers["opening"]
+    assert "N = 12" in opening and "flipflop" in opening and "30 updates" in opening
+    fr = numbers["sections"]["truncation"]["functional_rank"]
+    assert (f"Functional rank {fr} of 12" in opening) if fr is not None else \
+        "No rank-R truncation" in opening
+    md = (out / "index.md").read_text()
+    assert md.index(opening) < md.index("## At a glance")
+    assert numbers["title"].endswith("g = 0.9")  # a number, not a list
+    table_ranks = [int(r) for r in re.findall(r"^\| R = (\d+)", md, flags=re.M)]
+    assert table_ranks == numbers["sections"]["truncation"]["ranks"]  # each R the curve plots

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnrank.store import Trajectory, TrajectoryWriter, load_trajectory
+from rnnrank.store import IncompleteTrajectory, Trajectory, TrajectoryWriter, load_trajectory
 
 
 def _write(path, n_snap=5, capacity=3):
@@ -51,3 +51,39 @@ def test_in_memory_store():
 def test_missing_store_raises(tmp_path):
     with pytest.raises(FileNotFoundError, match="no trajectory"):
         Trajectory.open(tmp_path)
+
+
+def test_a_deleted_chunk_is_named_not_read_as_nan(tmp_path):
+    """A trajectory cut short after it was counted (chunk files of snapshots 3 and 4 deleted)
+    must be refused at open, naming those snapshots, never read back as zarr's NaN fill."""
+    _write(tmp_path, n_snap=5, capacity=8)
+    for k in (3, 4):
+        (tmp_path / "trajectory.zarr" / "W" / "c" / str(k) / "0" / "0").unlink()
+    with pytest.raises(IncompleteTrajectory, match=r"2 of 5 snapshots .*k = 3, 4.*first 3"):
+        load_trajectory(tmp_path)
+    prefix = load_trajectory(tmp_path, complete_prefix=True)
+    assert len(prefix) == 3 and not np.isnan(np.asarray(prefix.weights)).any()
+    np.testing.assert_array_equal(np.asarray(prefix.weights)[:, 0, 0], [0, 1, 2])
+
+
+def test_an_undecodable_chunk_names_its_snapshot(tmp_path):
+    _write(tmp_path, n_snap=3, capacity=4)
+    (tmp_path / "trajectory.zarr" / "W" / "c" / "1" / "0" / "0").write_bytes(b"\x00garbage")
+    traj = load_trajectory(tmp_path)
+    assert traj.weights[0][0, 0] == 0
+    with pytest.raises(IncompleteTrajectory, match="snapshot 1 of 'W' is unreadable"):
+        traj.weights[1]
+
+
+def test_the_cli_reports_a_truncated_run_in_one_line(tmp_path, capsys):
+    from rnnrank.cli import main
+
+    out = tmp_path / "ff"
+    assert main(["train", "--out", str(out), "--task-option", "n_bits=2", "--task-option",
+                 "duration=10", "--n-rec", "8", "--steps", "4", "--record-every", "1",
+                 "--dt", "0.5", "--json"]) == 0
+    capsys.readouterr()
+    (out / "trajectory.zarr" / "W" / "c" / "4" / "0" / "0").unlink()
+    assert main(["analyze", str(out), "--matrix-rank", "--batch-size", "8"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "k = 4" in err and "complete_prefix=True" in err

@@ -6,6 +6,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -95,21 +96,31 @@ class _NanAboveGain1(BPTT):
 
 
 def test_failures_stay_with_their_run(tmp_path):
-    spec = {"train": {**BASE, "rule": "_nan_above_gain_1"},
-            "grid": {"gain": [0.5, 1.5, 0.8]},
-            "runs": [{}, {"task_options": {**FFO, "colour": 1}}]}
+    spec = {"train": {**BASE, "rule": "_nan_above_gain_1"}, "grid": {"gain": [0.5, 1.5, 0.8]}}
     table = run_sweep(spec, tmp_path / "sweep", workers=1)
-    bad = table[table["message"].str.contains("unknown option(s) ['colour']", regex=False)]
-    assert len(bad) == 3 and set(bad["status"]) == {"failed"}  # the error is recorded
-    ok = table.drop(bad.index).set_index("gain")
+    ok = table.set_index("gain")
     assert ok["status"].to_dict() == {0.5: "completed", 1.5: "diverged", 0.8: "completed"}
     for gain in (0.5, 0.8):  # the ensemble diverged; its healthy members were redone alone
         run = _alone(tmp_path / f"a{gain}", gain, 0, rule="_nan_above_gain_1")
         np.testing.assert_allclose(_weights(ok.loc[gain, "path"]),
                                    np.asarray(run.trajectory.weights), rtol=0, atol=1e-10)
-    # re-running retries the failed runs only (they fail again), keeps the others
+    # re-running keeps the finished runs and meets the diverged one again
     again = run_sweep(spec, tmp_path / "sweep", workers=1)
     assert sorted(again["status"]) == sorted(table["status"])
+
+
+@pytest.mark.parametrize("override, fragment", [
+    ({"task_options": {**FFO, "colour": 1}}, "unknown option(s) ['colour']"),
+    ({"lr": -0.001}, "lr must be"),
+    ({"rule": "hebb"}, "unknown learning rule"),
+])
+def test_a_bad_run_is_refused_before_any_run_starts(tmp_path, override, fragment):
+    """Every run is checked as ``rnnrank train`` checks it, before the first starts: nothing is
+    trained and no directory is written when one run of the grid is bad."""
+    spec = {"train": BASE, "grid": {"gain": [0.5, 0.8]}, "runs": [{}, override]}
+    with pytest.raises(ValueError, match=r"run \S+: .*" + re.escape(fragment)):
+        run_sweep(spec, tmp_path / "sweep", workers=1)
+    assert not (tmp_path / "sweep").exists()
 
 
 def test_collect_computes_the_table_from_the_trajectories(tmp_path):
@@ -160,6 +171,9 @@ def test_kill_minus_9_of_a_sweep_loses_no_finished_run_and_resumes(tmp_path):
     finished = collect(out)
     done = finished[finished["status"] == "completed"]
     assert len(done) == 2 and set(done["lr"]) == {0.01}
+    killed = finished[finished["status"] != "completed"]  # the ensemble that was training
+    assert list(killed["status"]) == ["killed"] * 2, killed[["status", "message"]]
+    assert killed["message"].str.contains("in ensemble groups/").all()
     stamps = {p: os.stat(os.path.join(p, "status.json")).st_mtime_ns for p in done["path"]}
     k = len(rr.load_trajectory(group))
     assert k >= 6 and np.isfinite(np.asarray(rr.load_trajectory(group).weights)).all()
@@ -222,15 +236,33 @@ def test_cli_sweep_and_report(tmp_path, capsys):
     assert main(["sweep", str(spec), "--out", str(out), "--workers", "1", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["runs"] == 4 and summary["completed"] == 4
+    assert summary["workers"].startswith("1 process(es)")
+    assert summary["network_updates_per_second"] == pytest.approx(
+        16 / summary["seconds"], rel=0.05)  # 4 runs × 4 updates in the measured time
     assert main(["sweep-report", str(out), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["variables"] == ["gain"] and (out / "report" / "sweep.png").exists()
     bad = tmp_path / "bad.yaml"
-    bad.write_text("train: {n_recc: 3}\n")
-    assert main(["sweep", str(bad), "--out", str(out)]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("rnnrank: error: unknown option(s) ['n_recc']") and err.count("\n") == 1
+    for text, fragment in [("train: {n_recc: 3}\n", "unknown option(s) ['n_recc']"),
+                           ("train: [oops\n", "is not valid YAML at line 2"),
+                           ("train: {n_rec: 8}\ngrid: {}\n", "grid: is empty"),
+                           ("train: {n_rec: 8, lr: -0.001}\n", "lr must be")]:
+        bad.write_text(text)
+        assert main(["sweep", str(bad), "--out", str(tmp_path / "never")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("rnnrank: error: ") and err.count("\n") == 1, err
+        assert fragment in err and not (tmp_path / "never").exists()
     assert main(["sweep-report", str(tmp_path)]) == 2
+
+
+def test_cli_sweep_exits_1_when_a_run_failed(tmp_path, capsys):
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text(f"analyze: {{run: {tmp_path / 'missing_run'}}}\n")
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "out"), "--workers", "1",
+                 "--json"]) == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["failed"] == 1
+    assert "1 of 1 runs failed" in captured.err
 
 
 @pytest.mark.slow  # the matrix-rank analysis retrains nothing but evaluates many truncations

@@ -37,11 +37,12 @@ def test_names_ignore_steps_so_a_longer_rerun_extends_the_same_run():
 
 def test_defaults_are_those_of_rnnrank_train():
     params = inspect.signature(cli_train).parameters
-    # --flossing and --flossing-option KEY=VALUE are the sweep's one flossing: {KEY: VALUE}
-    cli_names = {"task_option": "task_options", "rule_option": "rule_options",
-                 "flossing_option": "flossing"}
+    cli_names = {"task_option": "task_options", "rule_option": "rule_options"}
     for name, param in params.items():
-        if name in ("out", "overwrite", "as_json", "flossing"):
+        if name in ("out", "overwrite", "as_json", "threads"):
+            continue  # where and how this process runs, not what the run is
+        if name in ("flossing", "flossing_option"):  # --flossing [--flossing-option k=v]
+            assert TRAIN_OPTIONS["flossing"] is None and param.default in (False, None)
             continue
         key = cli_names.get(name, name)
         default = {} if param.default is None and key.endswith("_options") else param.default

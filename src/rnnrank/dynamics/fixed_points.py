@@ -107,7 +107,7 @@ def fixed_points(
     J = system.jacobian(pad, u[:1].expand(P, -1))
     found = [_classify(*distinct[e], J[e, : len(distinct[e][0])], n_starts=n_init,
                        n_converged=int((q[e] < tol).sum())) for e in range(system.E)]
-    return found if getattr(model, "is_ensemble", False) else found[0]
+    return found if system.is_ensemble else found[0]
 
 
 def _starts(system: System, u: Tensor, n: int, steps: int, jitter: float,

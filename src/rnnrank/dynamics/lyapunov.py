@@ -144,7 +144,7 @@ def lyapunov_spectrum(
     n = win.shape[0] * win.shape[2]
     spread = win.permute(1, 0, 2, 3).reshape(system.E, n, k)
     stderr = spread.std(1) / math.sqrt(n) if n > 1 else torch.full_like(exps, float("nan"))
-    single = not getattr(model, "is_ensemble", False)
+    single = not system.is_ensemble
     if single:
         exps, stderr = exps[0], stderr[0]
     if not full:

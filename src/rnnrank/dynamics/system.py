@@ -1,116 +1,26 @@
-"""A model seen as a discrete dynamical system x ← F(x, u): its step and its state derivative.
+"""The dynamical system of a model, x ← F(x, u), as the analyses of dynamics see it.
 
-Lyapunov spectra and fixed points need three things of a model: the step F, tangent products
-∂F/∂x · Q for k column vectors Q, and (for fixed points) the dense Jacobian. ``as_system`` gives
-them for
-
-- ``RateRNN`` (analytically, through ``rate_dynamics``: ∂F/∂x = (1 − α) I + α W diag(φ′(x)));
-- any other model with ``step(x, u) -> x_next`` on states x [E, B, D] and inputs u [B, I]
-  (``LSTMNet`` has one), by forward-mode autograd (``torch.func.jvp``, vmapped over columns).
-
-Shapes: states [E, B, D], tangent columns [E, B, D, k], Jacobians [E, B, D, D]; the private noise
-of a model is never part of the system (exponents and fixed points of the deterministic map).
+Every model that dynamics can analyse implements ``models.protocol.DynamicalModel``: a method
+``system(dtype=None) -> System`` (``models.system``) giving its step, tangent products and
+Jacobian. ``RateRNN`` (and so a fit's network, ``Fit.network(k)``) and ``LSTMNet`` do; a user model
+does by the same method — no type checks here.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import torch
-from torch import Tensor
 
-from ..models import rate_dynamics as rd
-
-
-@dataclass(frozen=True)
-class System:
-    """Step and derivatives of a model (see module docstring for shapes).
-
-    Attributes:
-        step: ``step(x, u) -> x_next``.
-        tangent: ``tangent(x, u, Q) -> ∂F/∂x(x, u) Q``.
-        jacobian: ``jacobian(x, u) -> ∂F/∂x`` [E, B, D, D].
-        E, dim: ensemble size and state dimension D.
-        n_in: input size I.
-        dt: the model's time step (None when it has none: then only per-step units exist).
-        dtype, device: of the states.
-    """
-
-    step: Callable[[Tensor, Tensor], Tensor]
-    tangent: Callable[[Tensor, Tensor, Tensor], Tensor]
-    jacobian: Callable[[Tensor, Tensor], Tensor]
-    E: int
-    dim: int
-    n_in: int
-    dt: float | None
-    dtype: torch.dtype
-    device: torch.device
+from ..models.protocol import DynamicalModel
+from ..models.system import System as System
+from ..models.system import autograd_system as autograd_system
+from ..models.system import rate_system as rate_system
 
 
 def as_system(model, *, dtype: torch.dtype | None = None) -> System:
     """The dynamical system of ``model`` (parameters detached; ``dtype`` casts them)."""
-    if hasattr(model, "params") and hasattr(model, "phi") and hasattr(model, "alpha"):
-        return _rate_system(model.params(), alpha=model.alpha, phi=model.phi,
-                            dt=model.config.dt, dtype=dtype)
-    if hasattr(model, "step"):
-        return _autograd_system(model, dtype=dtype)
-    raise TypeError(f"{type(model).__name__} has no step function: give it "
-                    "step(x [E,B,D], u [B,I]) -> x_next (see rnnrank.models.LSTMNet.step) "
-                    "or use a RateRNN")
-
-
-def rate_system(params: rd.RateParams, *, alpha: float, phi, dt: float | None = None) -> System:
-    """The system of rate-network parameters that may carry a graph (gradient flossing)."""
-    return _rate_system(params, alpha=alpha, phi=phi, dt=dt, dtype=None, detach=False)
-
-
-def _rate_system(params, *, alpha, phi, dt, dtype, detach=True) -> System:
-    if detach:
-        params = rd.RateParams(*(p.detach() for p in params))
-    if dtype is not None:
-        params = rd.RateParams(*(p.to(dtype) for p in params))
-    E, N, n_in = params.U.shape
-    kw = dict(alpha=alpha, phi=phi)
-    return System(
-        step=lambda x, u: rd.step(params, x, u, **kw),
-        tangent=lambda x, u, Q: rd.jvp(params, x, Q, **kw),
-        jacobian=lambda x, u: rd.jacobian(params, x, **kw).expand(-1, x.shape[1], -1, -1),
-        E=E, dim=N, n_in=n_in, dt=dt, dtype=params.U.dtype, device=params.U.device,
-    )
-
-
-def _autograd_system(model, *, dtype) -> System:
-    if dtype is not None:
-        model = _cast(model, dtype)
-    p = next(model.parameters())
-    dim, n_in, E = model.state_size, model.config.n_in, getattr(model, "ensemble_size", 1)
-
-    def step(x: Tensor, u: Tensor) -> Tensor:
-        with torch.no_grad():
-            return model.step(x, u)
-
-    def tangent(x: Tensor, u: Tensor, Q: Tensor) -> Tensor:
-        def push(v: Tensor) -> Tensor:
-            return torch.func.jvp(lambda s: model.step(s, u), (x,), (v,))[1]
-
-        with torch.no_grad(), warnings.catch_warnings():
-            # forward AD loads its decompositions with torch.jit.script once, which torch
-            # ≥ 2.10 reports as deprecated: torch's internal affair, not the caller's
-            warnings.filterwarnings("ignore", message=".*torch.jit.script.*",
-                                    category=DeprecationWarning)
-            return torch.func.vmap(push, in_dims=-1, out_dims=-1)(Q)
-
-    def jacobian(x: Tensor, u: Tensor) -> Tensor:
-        eye = torch.eye(dim, dtype=x.dtype, device=x.device)
-        return tangent(x, u, eye.expand(*x.shape, dim).contiguous())
-
-    return System(step=step, tangent=tangent, jacobian=jacobian, E=E, dim=dim, n_in=n_in,
-                  dt=getattr(model.config, "dt", None), dtype=p.dtype, device=p.device)
-
-
-def _cast(model, dtype: torch.dtype):
-    import copy
-
-    return copy.deepcopy(model).to(dtype)
+    if not isinstance(model, DynamicalModel):
+        raise TypeError(f"{type(model).__name__} has no system(): give it "
+                        "system(dtype=None) -> rnnrank.models.system.System (for a model with "
+                        "step(x [E,B,D], u [B,I]) -> x_next, return autograd_system(self, "
+                        "dtype=dtype)), or use a RateRNN")
+    return model.system(dtype=dtype)

@@ -16,6 +16,7 @@ from .ltr_fit import FitOptions as FitOptions
 from .ltr_fit import fit_ltr as fit_ltr
 from .ltr_fit import transform as transform
 from .masks import block_masks as block_masks
+from .network import fitted_network as fitted_network
 from .recording import Recording as Recording
 from .synthetic import ltr_teacher as ltr_teacher
 from .synthetic import record_network as record_network

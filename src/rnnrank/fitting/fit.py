@@ -58,6 +58,14 @@ class Fit:
         c, a, b = self.factors
         return (a * c[k]) @ b.T
 
+    def network(self, trials, *, condition: int = 0, dtype: torch.dtype = torch.float64):
+        """The fitted network on trial(s) ``trials`` as a ``RateRNN`` (an ensemble for several
+        trials): ``rr.dynamics.lyapunov_max(fit.network(range(K)))`` gives λ_max over learning.
+        See ``rnnrank.fitting.network.fitted_network``."""
+        from .network import fitted_network
+
+        return fitted_network(self, trials, condition=condition, dtype=dtype)
+
     @property
     def readout(self) -> Tensor:
         """D [n, N]."""

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from torch import nn
 
+from .._version import __version__
 from ..tasks.base import Task
 from .config import TrainConfig
 
@@ -23,8 +24,6 @@ def model_config(model: nn.Module) -> dict:
 
 
 def run_config(model: nn.Module, task: Task, train: TrainConfig) -> dict:
-    from .. import __version__
-
     return {
         "rnnrank": __version__,
         "model": model_config(model),

@@ -74,6 +74,7 @@ def train(
     resume: bool = True,
     overwrite: bool = False,
     progress: bool = False,
+    threads: int | None = None,
     **options,
 ) -> Run:
     """Train ``model`` on ``task`` and record W(k) at step 0 and every ``record_every`` updates.
@@ -95,6 +96,9 @@ def train(
         resume: continue the run found in ``out`` from its last checkpoint (same configuration;
             ``steps`` may grow). ``overwrite`` deletes it instead.
         progress: show a rich progress bar.
+        threads: torch threads for this run (restored afterwards); None keeps the process's.
+            On a machine other work keeps busy, 1 thread per process avoids the ~8 ms stall a
+            2-thread parallel region takes when one of its threads is descheduled.
 
     Returns:
         a ``Run``; ``run.model`` is ``model``, trained in place.
@@ -116,9 +120,18 @@ def train(
     if not rule_obj.supports(model):
         raise ValueError(f"rule {rule_obj.name!r} cannot train a {type(model).__name__}; "
                          "use rule='bptt' (any model) or a RateRNN")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                or threads < 1):
+        raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
     loop = _Loop(model, task, rule_obj, config, out, hooks=hooks, resume=resume,
                  overwrite=overwrite)
-    return loop.run(progress=progress)
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return loop.run(progress=progress)
+    finally:
+        torch.set_num_threads(before)
 
 
 def _check_model_task(model: nn.Module, task: Task) -> None:
@@ -246,6 +259,8 @@ class _Loop:
             "best": self.best.state_dict(),
         })
         self.best.save(self.dir.path)
+        if not completed:  # the heartbeat: progress so far, and who is making it
+            self.dir.write_status("running", step=step)
 
     # --- one update ------------------------------------------------------------------------
     def _batch(self):

@@ -109,6 +109,12 @@ class LSTMNet(nn.Module):
         """D = 2·L·H: the hidden and cell states of every layer, the state ``step`` advances."""
         return 2 * self.config.n_layers * self.config.n_hidden
 
+    def system(self, *, dtype: torch.dtype | None = None):
+        """The network as a dynamical system on [h, c] (derivatives by forward-mode autograd)."""
+        from .system import autograd_system
+
+        return autograd_system(self, dtype=dtype)
+
     def step(self, x: Tensor, u: Tensor) -> Tensor:
         """One time step of the stacked LSTM (evaluation mode, no dropout) on a flat state.
 

@@ -47,3 +47,15 @@ REQUIRED = ("config", "ensemble_size", "is_ensemble", "run", "recorded_parameter
 def missing_members(model: object) -> list[str]:
     """Members of ``TrainableModel`` that ``model`` lacks (empty when it satisfies it)."""
     return [name for name in REQUIRED if not hasattr(model, name)]
+
+
+@runtime_checkable
+class DynamicalModel(Protocol):
+    """A model whose dynamics ``rr.dynamics`` can analyse (Lyapunov spectra, fixed points).
+
+    ``system(dtype=None)`` returns a ``rnnrank.models.system.System``: the step x ← F(x, u) on
+    states [E, B, D], tangent products and the Jacobian, with parameters detached.
+    """
+
+    def system(self, *, dtype: torch.dtype | None = None) -> Any:
+        """The model's dynamical system (``rnnrank.models.system.System``)."""

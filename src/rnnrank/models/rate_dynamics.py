@@ -89,7 +89,7 @@ def step(
         noise_std: σ.
 
     Returns:
-        x[t+1] [E, B, N].
+        the next state x(t+1), [E, B, N].
     """
     recurrent = rec.apply(params.W, phi.f(x))
     if u.dim() == 2:

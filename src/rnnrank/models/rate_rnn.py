@@ -16,6 +16,7 @@ from ..ensemble import with_members, without_members
 from ..nonlinearities import get_nonlinearity
 from . import rate_dynamics as rd
 from .connectivity import INITS, IO_SCALES, initial_recurrent, input_weights, readout_weights
+from .system import System, rate_system
 
 PARAMETER_NAMES = ("W", "U", "V", "b", "x0")
 
@@ -214,6 +215,11 @@ class RateRNN(nn.Module):
     def recorded_parameters(self) -> dict[str, Tensor]:
         """What a trajectory records at every snapshot (W first: it is the primary array)."""
         return {name: getattr(self, name) for name in PARAMETER_NAMES}
+
+    def system(self, *, dtype: torch.dtype | None = None) -> System:
+        """The network as a dynamical system (analytic Jacobian; ``models.system``)."""
+        return rate_system(self.params(), alpha=self.alpha, phi=self.phi, dt=self.config.dt,
+                           dtype=dtype, detach=True, is_ensemble=self.is_ensemble)
 
     # --- running --------------------------------------------------------------------------
     def draw_noise(self, steps: int, batch_size: int, generator: torch.Generator | None):

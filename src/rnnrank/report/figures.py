@@ -61,7 +61,9 @@ def task_outputs(targets: np.ndarray, mask: np.ndarray, trained: np.ndarray,
                             transform=ax.get_xaxis_transform(), step="mid")
             ax.plot(t, initial[:, b, o], color="0.55", lw=0.8, alpha=0.7, label="W(0) network")
             ax.plot(t, trained[:, b, o], color=f"C{o}", lw=1.2, label="trained network")
-            ax.plot(t, targets[:, b, o], "k--", lw=0.9, label="target")
+            # the target only where it is scored: elsewhere it is a placeholder (often 0)
+            scored = np.where(mask[:, b, o] > 0, targets[:, b, o], np.nan)
+            ax.plot(t, scored, "k--", lw=0.9, label="target (where scored)")
         axes[o, 0].set_ylabel(f"output {o + 1}")
     for b in range(B):
         axes[0, b].set_title(f"test trial {b + 1}", fontsize=9)

@@ -60,7 +60,7 @@ def write_report(run_path: str | Path, out: str | Path | None = None, *,
         cp_ranks, cp_restarts: CP ranks tried and restarts per rank (``select_cp_rank``).
         max_snapshots: at most this many ΔW(k), evenly spaced, enter the CP decomposition.
     """
-    from ..analysis.run_analysis import rebuild
+    from ..store.run_dir import rebuild
 
     run_path = Path(run_path)
     out = Path(out) if out is not None else run_path / "report"
@@ -100,15 +100,52 @@ def write_report(run_path: str | Path, out: str | Path | None = None, *,
         for file, fig in part.figures.items():
             images[file] = png_bytes(fig)
             (out / file).write_bytes(images[file])
-    title = (f"rnnrank run — {name}, N = {m.get('n_rec')}, g = {m.get('gains')}"
-             + (f", member {member}" if traj.ensemble else ""))
+    gains = list(m.get("gains") or [])
+    gain = gains[member or 0] if gains else None
+    title = (f"rnnrank run — {name}, N = {m.get('n_rec')}, g = {_g(gain)}"
+             + (f", member {member} of {n_members}" if traj.ensemble else ""))
     glance = _at_a_glance(parts, score_name)
-    write_text_atomic(out / "index.md", _markdown(title, run_path, glance, parts))
-    write_text_atomic(out / "index.html", _html(title, run_path, glance, parts, images))
-    numbers = {"run": str(run_path), "member": member, "title": title,
+    opening = _opening(config, traj, parts, score_name, gain)
+    write_text_atomic(out / "index.md", _markdown(title, run_path, opening, glance, parts))
+    write_text_atomic(out / "index.html",
+                      _html(title, run_path, opening, glance, parts, images))
+    numbers = {"run": str(run_path), "member": member, "title": title, "opening": opening,
                "sections": {p.key: {**p.numbers, "seconds": p.seconds} for p in parts}}
     write_text_atomic(out / "report.json", json.dumps(numbers, indent=1, default=float))
     return out
+
+
+def _g(value) -> str:
+    return "?" if value is None else f"{float(value):g}"
+
+
+def _opening(config: dict, traj, parts, score_name: str, gain) -> str:
+    """The page's first paragraph: what was trained, for how long, and what the headline
+    numbers mean (functional rank and participation ratio of ΔW, against N)."""
+    m, t, tr = config["model"], config["task"], config.get("train", {})
+    n = {p.key: p.numbers for p in parts}
+    N = m.get("n_rec")
+    text = (f"A rate network of N = {N} {m.get('nonlinearity', 'tanh')} units, started from "
+            f"random connectivity W0 of gain g = {_g(gain)}, was trained on the {t['name']} task "
+            f"with {tr.get('rule', 'bptt')} ({tr.get('optimizer', 'adam')}, lr {tr.get('lr', '?')})"
+            f" for {int(traj.steps[-1])} updates of {tr.get('batch_size', '?')} trials; its "
+            f"weights W(k) were recorded {len(traj)} times.")
+    if n.get("task"):
+        text += (f" On fresh test trials its {score_name} is {n['task']['score_trained']:.3f} "
+                 f"(untrained: {n['task']['score_initial']:.3f}).")
+    fr = (n.get("truncation") or {}).get("functional_rank")
+    if n.get("truncation"):
+        text += (f" Functional rank {fr} of {N} means that keeping only the {fr} largest "
+                 "singular directions of the learned change ΔW = W − W0 (and W0 whole) brings the "
+                 "loss below 5% of the loss without ΔW — learning changed the connectivity "
+                 "along a few directions although all N² weights were free to move (Schuessler "
+                 "et al. 2020)." if fr is not None else
+                 f" No rank-R truncation of ΔW up to R = {max(n['truncation']['ranks'][:-1])} "
+                 "reaches 5% of the loss without ΔW: learning here is not low rank by that test.")
+    sp = n["spectrum"]
+    text += (f" ‖ΔW‖ is {sp['delta_norm'] / max(sp['w0_norm'], 1e-300):.2f} of ‖W0‖, and "
+             f"{sp['rank_for_90pct']} singular values carry 90% of its energy.")
+    return text
 
 
 def _at_a_glance(parts, score_name: str) -> list[tuple[str, str]]:
@@ -123,7 +160,12 @@ def _at_a_glance(parts, score_name: str) -> list[tuple[str, str]]:
     sp = n["spectrum"]
     rows.append(("‖ΔW‖_F / ‖W0‖_F", f"{sp['delta_norm'] / max(sp['w0_norm'], 1e-300):.3f}"))
     rows.append(("participation ratio of ΔW", f"{sp['participation_ratio']:.2f}"))
-    rows.append(("CP rank of ΔW(k) (chosen)", str(n["cp"]["chosen_rank"])))
+    cp = n["cp"]
+    chosen = cp["ranks"].index(cp["chosen_rank"])
+    sim = cp["similarity"][chosen]
+    unsure = sim is not None and sim < cp["min_similarity"]
+    rows.append(("CP rank of ΔW(k) (chosen)", str(cp["chosen_rank"]) + (
+        f" (restarts disagree, similarity {sim:.2f}: not uniquely determined)" if unsure else "")))
     return rows
 
 
@@ -132,8 +174,9 @@ def _md_table(header, rows) -> list[str]:
             *(f"| {' | '.join(r)} |" for r in rows), ""]
 
 
-def _markdown(title, run_path, glance, parts) -> str:
-    lines = [f"# {title}", "", f"Run directory: `{run_path}`", "", "## At a glance", "",
+def _markdown(title, run_path, opening, glance, parts) -> str:
+    lines = [f"# {title}", "", opening, "", f"Run directory: `{run_path}`", "",
+             "## At a glance", "",
              *_md_table(("quantity", "value"), glance)]
     for i, p in enumerate(parts, 1):
         lines += [f"## {i}. {p.heading}", "", p.caption, ""]
@@ -162,9 +205,10 @@ def _html_table(header, rows) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _html(title, run_path, glance, parts, images) -> str:
+def _html(title, run_path, opening, glance, parts, images) -> str:
     esc = html.escape
-    body = [f"<h1>{esc(title)}</h1>", f"<p>Run directory: <code>{esc(str(run_path))}</code></p>",
+    body = [f"<h1>{esc(title)}</h1>", f"<p class='opening'>{esc(opening)}</p>",
+            f"<p>Run directory: <code>{esc(str(run_path))}</code></p>",
             "<h2>At a glance</h2>", _html_table(("quantity", "value"), glance)]
     for i, p in enumerate(parts, 1):
         imgs = "".join(

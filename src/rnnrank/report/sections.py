@@ -120,13 +120,10 @@ def truncation(model, task, traj, member, *, batch_size: int, seed: int) -> Sect
                "score": res.score.tolist(), "loss_full": res.loss_full,
                "score_full": res.score_full, "loss_initial": res.loss_initial,
                "functional_rank": fr, "test_trials": batch_size}
-    shown = [r for r in (0, 1, 2, 3) if r in ranks]
-    if fr is not None and fr not in shown:
-        shown.append(fr)
     rows = [(f"R = {r}" + (" (W0 alone)" if r == 0 else "") + (" ← functional rank"
                                                                 if r == fr else ""),
-             f"{res.loss[ranks.index(r)]:.3g}", f"{res.score[ranks.index(r)]:.3f}")
-            for r in shown]
+             f"{res.loss[i]:.3g}", f"{res.score[i]:.3f}")
+            for i, r in enumerate(ranks)]  # every R the figure plots
     rows.append(("full trained W", f"{res.loss_full:.3g}", f"{res.score_full:.3f}"))
     rows.append(("untrained network (W0, initial U, V, b)", f"{res.loss_initial:.3g}", ""))
     note = (f"Functional rank (smallest R with loss < 5% of the loss at R = 0): {_g(fr, 'd')}"
@@ -177,7 +174,8 @@ def cp_factors(traj, member, *, ranks, n_restarts: int, seed: int,
     numbers = {"tensor_shape": list(tensor.shape), "ranks": sel.ranks.tolist(),
                "relative_error": sel.errors[:, 0].tolist(),
                "similarity": [None if np.isnan(v) else float(v) for v in sel.similarity],
-               "chosen_rank": int(sel.best_rank), "n_restarts": n_restarts}
+               "chosen_rank": int(sel.best_rank), "n_restarts": n_restarts,
+               "min_similarity": float(sel.min_similarity)}
     rows = [(f"{r}" + (" ← chosen" if r == sel.best_rank else ""), f"{e:.3f}",
              "—" if np.isnan(s) else f"{s:.2f}")
             for r, e, s in zip(sel.ranks, sel.errors[:, 0], sel.similarity, strict=True)]

@@ -3,7 +3,10 @@
 ::
 
     <run>/config.yaml        resolved configuration (model, task, training) — rebuilds the run
-    <run>/status.json        running | completed | diverged | interrupted, with the last step
+    <run>/status.json        running | completed | diverged | interrupted | failed, with the last
+                             step; a running one names its process (host, pid, start) and is
+                             refreshed at every checkpoint, so a reader tells a live run from a
+                             killed one (``read_status`` reports the latter as ``killed``)
     <run>/trajectory.zarr/   the weight trajectory (see ``trajectory``)
     <run>/progress.json      count of complete snapshots (authoritative)
     <run>/metrics.csv        loss per update and member; score at recorded steps
@@ -15,7 +18,10 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 import shutil
+import socket
+import time
 from pathlib import Path
 
 import torch
@@ -76,9 +82,22 @@ class RunDir:
         write_yaml_atomic(self.config_path, config)
 
     def read_status(self) -> dict:
-        return read_json(self.status_path) if self.status_path.exists() else {}
+        """The status as written, except that a ``running`` run whose process is gone from this
+        host (killed, or its machine restarted) reads as ``killed``, with its last step."""
+        status = read_json(self.status_path) if self.status_path.exists() else {}
+        if status.get("status") == "running" and _owner_is_dead(status.get("owner")):
+            owner = status["owner"]
+            status = {**status, "status": "killed",
+                      "message": f"process {owner['pid']} on {owner['host']} is gone (last "
+                                 f"checkpoint at step {status.get('step', '?')}); re-run to "
+                                 "resume"}
+        return status
 
     def write_status(self, status: str, **info) -> None:
+        """Write ``status`` with ``info``; a ``running`` status also records its owner process
+        and the time (``updated``, seconds since the epoch)."""
+        if status == "running":
+            info = {**info, "owner": _this_process(), "updated": round(time.time(), 3)}
         write_json_atomic(self.status_path, {"status": status, **info})
 
     def write_metrics(self, rows: list[tuple], extra_fields: tuple[str, ...] = ()) -> None:
@@ -118,6 +137,49 @@ class RunDir:
         if not self.checkpoint_path.exists():
             return None
         return torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
+
+
+def rebuild(run: str | Path):
+    """(model, task) of a run from its config.yaml (model with its *initial* parameters)."""
+    from ..models import RateRNN
+    from ..tasks import make
+
+    cfg = read_yaml(Path(run) / "config.yaml")
+    mcfg = dict(cfg["model"])
+    cls = mcfg.pop("class", "RateRNN")
+    if cls != "RateRNN":
+        raise ValueError(f"this analysis needs a RateRNN run; this run has a {cls}")
+    tcfg = dict(cfg["task"])
+    return RateRNN.from_config(mcfg), make(tcfg.pop("name"), **tcfg)
+
+
+def _process_start(pid: int) -> str | None:
+    """The start time of ``pid`` in clock ticks since boot (Linux), to tell a reused pid apart."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]  # field 22 (starttime), counted after "(comm)"
+
+
+def _this_process() -> dict:
+    return {"host": socket.gethostname(), "pid": os.getpid(), "start": _process_start(os.getpid())}
+
+
+def _owner_is_dead(owner: dict | None) -> bool:
+    """True only when the owner ran on this host and its process no longer exists (a run on
+    another host, or written before owners were recorded, is taken as live)."""
+    if not owner or owner.get("host") != socket.gethostname():
+        return False
+    pid = int(owner["pid"])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, owned by another user
+    start = _process_start(pid)
+    return owner.get("start") is not None and start is not None and start != owner["start"]
 
 
 def _optional(value, fmt: str) -> str:

@@ -9,7 +9,11 @@ Layout of ``<run>/trajectory.zarr`` (a zarr v3 group):
 Snapshots are queued and written in blocks (``flush``, at every checkpoint): chunks first, then the
 count of complete snapshots, atomically, to ``<run>/progress.json``. The count is authoritative:
 a ``kill -9`` between the chunks and the count loses those snapshots, never exposes a partial
-one (a missing chunk would read back as NaN).
+one. A chunk lost afterwards (a deleted file, a copy cut short) would read back as zarr's fill
+value, NaN, so ``Trajectory.open`` checks that every counted snapshot has its chunks and raises
+``IncompleteTrajectory`` naming the missing ones (``complete_prefix=True`` opens the snapshots
+before the first gap instead); a chunk that exists but cannot be decoded is reported, with its
+snapshot, when it is read.
 """
 
 from __future__ import annotations
@@ -25,6 +29,40 @@ from .atomic import read_json, write_json_atomic
 
 PROGRESS = "progress.json"
 STORE = "trajectory.zarr"
+
+
+class IncompleteTrajectory(ValueError):
+    """Counted snapshots whose chunks are missing or unreadable (never read as data).
+
+    Attributes:
+        missing: sorted snapshot indices that cannot be read.
+        complete: number of snapshots before the first gap (``complete_prefix=True`` opens them).
+    """
+
+    def __init__(self, path, missing: list[int], count: int, detail: str = "") -> None:
+        self.missing = missing
+        self.complete = missing[0] if missing else count
+        shown = ", ".join(map(str, missing[:10])) + (" …" if len(missing) > 10 else "")
+        super().__init__(
+            f"trajectory at {path} is incomplete: {len(missing)} of {count} snapshots cannot be "
+            f"read (k = {shown}){detail}; the first {self.complete} are complete — open them with "
+            f"rr.load_trajectory(path, complete_prefix=True)")
+
+
+def _missing_snapshots(array: zarr.Array, root: Path, count: int) -> set[int]:
+    """Snapshots k < count of ``array`` whose chunk file is absent from the local store ``root``.
+
+    Hand-written because zarr treats an absent chunk as the fill value by design and offers no
+    per-chunk existence query; one ``os.scandir``-style listing per array keeps it cheap.
+    """
+    per = array.chunks[0]
+    rest = (0,) * (array.ndim - 1)
+    missing = set()
+    for c in range(-(-count // per)):
+        key = array.metadata.encode_chunk_key((c, *rest))
+        if not (root / array.path / key).is_file():
+            missing.update(range(c * per, min((c + 1) * per, count)))
+    return missing
 
 
 class SnapshotArray:
@@ -60,15 +98,24 @@ class SnapshotArray:
             k = int(first) + (self._count if first < 0 else 0)
             if not 0 <= k < self._count:
                 raise IndexError(f"snapshot {first} out of range for {self._count} snapshots")
-            return self._array[(k, *rest)]
+            return self._read((k, *rest), f"snapshot {k}")
         if isinstance(first, slice):
-            return self._array[(slice(*first.indices(self._count)), *rest)]
+            sl = slice(*first.indices(self._count))
+            return self._read((sl, *rest), f"snapshots {sl.start}..{sl.stop - 1}")
         idx = np.arange(self._count)[first]
-        return np.stack([self._array[(int(k), *rest)] for k in idx]) if len(idx) else \
-            np.empty((0, *self._array.shape[1:]), dtype=self.dtype)
+        return np.stack([self._read((int(k), *rest), f"snapshot {k}") for k in idx]) \
+            if len(idx) else np.empty((0, *self._array.shape[1:]), dtype=self.dtype)
+
+    def _read(self, key: tuple, what: str) -> np.ndarray:
+        try:
+            return self._array[key]
+        except Exception as exc:  # a codec's own error type: re-raised with the snapshot named
+            raise IncompleteTrajectory(
+                self._array.store_path, [], self._count,
+                f" ({what} of {self._array.path!r} is unreadable: {exc})") from exc
 
     def numpy(self) -> np.ndarray:
-        return self._array[: self._count]
+        return self._read((slice(0, self._count),), "the snapshots")
 
     def __array__(self, dtype=None, copy=None):
         out = self.numpy()
@@ -181,14 +228,26 @@ class Trajectory:
         self.score = without_members(group["score"][:count], self.ensemble, axis=1)
 
     @classmethod
-    def open(cls, path: str | Path) -> Trajectory:
+    def open(cls, path: str | Path, *, complete_prefix: bool = False) -> Trajectory:
+        """Open a run's trajectory, checking that every counted snapshot has its chunks.
+
+        Raises ``IncompleteTrajectory`` (naming the snapshots) when any is missing, unless
+        ``complete_prefix`` is True: then only the snapshots before the first gap are opened.
+        """
         path = Path(path)
         if not (path / STORE).exists():
             raise FileNotFoundError(f"no trajectory at {path}: expected {path / STORE} "
                                     "(is this a run directory written by rnnrank.train?)")
         count = int(read_json(path / PROGRESS)["n_snapshots"]) if (path / PROGRESS).exists() \
             else 0
-        return cls(zarr.open_group(path / STORE, mode="r"), count, path=path)
+        group = zarr.open_group(path / STORE, mode="r")
+        missing = sorted(set().union(*(_missing_snapshots(group[name], path / STORE, count)
+                                       for name in group.array_keys())))
+        if missing:
+            if not complete_prefix:
+                raise IncompleteTrajectory(path, missing, count)
+            count = missing[0]
+        return cls(group, count, path=path)
 
     def __len__(self) -> int:
         return self.n_snapshots
@@ -218,6 +277,10 @@ class Trajectory:
                 f"path={self.path})")
 
 
-def load_trajectory(path: str | Path) -> Trajectory:
-    """Open the trajectory of a run directory (lazy; safe while the run is still writing)."""
-    return Trajectory.open(path)
+def load_trajectory(path: str | Path, *, complete_prefix: bool = False) -> Trajectory:
+    """Open the trajectory of a run directory (lazy; safe while the run is still writing).
+
+    A snapshot whose chunks are missing raises ``IncompleteTrajectory``; ``complete_prefix=True``
+    opens the complete snapshots before the first gap instead.
+    """
+    return Trajectory.open(path, complete_prefix=complete_prefix)

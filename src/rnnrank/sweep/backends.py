@@ -53,10 +53,7 @@ def run_local(jobs: list[dict], *, workers: int | None, on_result: OnResult) -> 
     imports torch, a few seconds); from a script read on stdin, which they cannot re-import,
     the jobs run in this process.
     """
-    cores = available_cores()
-    workers = min(len(jobs), cores if workers is None else workers)
-    if not _spawnable():  # `python - < script` or `python -c`: spawned workers cannot start
-        workers = 1
+    workers, threads = local_layout(len(jobs), workers)
     results: list[dict] = []
     if workers <= 1:
         for job in jobs:
@@ -66,7 +63,6 @@ def run_local(jobs: list[dict], *, workers: int | None, on_result: OnResult) -> 
         return results
     import multiprocessing as mp
 
-    threads = max(1, cores // workers)
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"),
                              initializer=_set_threads, initargs=(threads,)) as pool:
         futures = {pool.submit(run_job, job): job for job in jobs}
@@ -77,6 +73,25 @@ def run_local(jobs: list[dict], *, workers: int | None, on_result: OnResult) -> 
             results.extend(res)
             on_result(res)
     return results
+
+
+def local_layout(n_jobs: int, workers: int | None = None) -> tuple[int, int]:
+    """(worker processes, torch threads each) of the local backend for ``n_jobs`` jobs.
+
+    One single-threaded worker per core by default: on a machine where other work holds a core,
+    a multi-threaded parallel region waits ~8 ms for its descheduled thread at every operation,
+    while one thread per process keeps its speed (measured: benchmarks/bench_sweep.py). Fewer
+    jobs than cores give each worker the spare cores as threads.
+    """
+    cores = available_cores()
+    n = max(1, min(n_jobs, cores if workers is None else workers))
+    if not _spawnable():  # `python - < script` or `python -c`: spawned workers cannot start
+        n = 1
+    if n > 1:
+        return n, max(1, cores // n)
+    import torch
+
+    return 1, torch.get_num_threads()  # in this process, with its own setting
 
 
 def _spawnable() -> bool:

@@ -28,10 +28,13 @@ def collect(path: str | Path):
         raise FileNotFoundError(f"{path} holds no sweep (no plan.json); pass the --out of "
                                 "'rnnrank sweep'")
     plan = read_json(path / "plan.json")
+    in_groups = _ensembles_in_training(path)
     rows = []
     for run in plan["runs"]:
         d = path / run["dir"]
         status = RunDir(d).read_status()
+        if not status and str(d.resolve()) in in_groups:
+            status = in_groups[str(d.resolve())]
         row = {"name": run["name"], "status": status.get("status", "pending"),
                "message": status.get("message", ""), "path": str(d)}
         row.update(_flatten(run["options"]))
@@ -42,6 +45,23 @@ def collect(path: str | Path):
                         if isinstance(v, (int, float)) and not isinstance(v, bool)})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _ensembles_in_training(path: Path) -> dict[str, dict]:
+    """Run directory → status of the ensemble (``groups/<id>``) that is training it, if any:
+    a run not yet split out of its ensemble reads as the ensemble's state, not as pending."""
+    from .ensemble_train import MEMBERS
+
+    out = {}
+    for group in sorted((path / "groups").glob(f"*/{MEMBERS}")):
+        status = RunDir(group.parent).read_status()
+        if not status:
+            continue
+        where = f"in ensemble groups/{group.parent.name} at step {status.get('step', 0)}"
+        message = f"{where}: {status['message']}" if status.get("message") else where
+        for d in read_json(group)["dirs"]:
+            out[str(Path(d).resolve())] = {**status, "message": message}
+    return out
 
 
 def _train_results(d: Path, status: dict) -> dict:

@@ -30,6 +30,7 @@ from ..learning.rules import make_rule
 from ..learning.run_config import run_config
 from ..learning.trainer import Run, _check_model_task, _Loop, train
 from ..models import RateRNN
+from ..store.atomic import write_json_atomic
 from ..store.run_dir import RunDir
 from ..store.trajectory import Trajectory, TrajectoryWriter
 from ..tasks import Batch, make
@@ -39,6 +40,7 @@ from ..tasks.base import Task
 NOISE_SEED_OFFSET = 7919
 GROUPABLE_KEYS = ("gain", "seed")  # what may differ between the members of one ensemble
 SPLIT_BLOCK = 16  # snapshots read from the group's store at once while splitting
+MEMBERS = "members.json"  # in a group directory: the run directories it trains (for collect)
 
 
 def build(options: dict, *, gain=None, seed=None) -> tuple[RateRNN, Task, dict]:
@@ -70,6 +72,17 @@ def _device(name: str) -> str:
     return name
 
 
+def validate(options: dict) -> None:
+    """Raise what ``rnnrank train`` would raise for these options, without training.
+
+    Builds the task, the model, the rule and the training configuration and checks that they fit
+    together, so a sweep refuses a bad run before its first run starts.
+    """
+    model, task, _ = build(options)
+    _train_config(options, seed=options["seed"], independent_batches=False)
+    _check_model_task(model, task)
+
+
 def train_alone(options: dict, out: Path) -> Run:
     """The run trained by itself into ``out`` (resumed or extended if ``out`` holds it)."""
     model, task, kw = build(options)
@@ -92,7 +105,7 @@ def train_ensemble(members: list[dict], member_dirs: list[Path], group_dir: Path
 
     Raises:
         NotGroupable: the rule holds random state; train the members alone instead.
-        TrainingDiverged, or whatever the training raised.
+        Exception: TrainingDiverged, or whatever the training raised.
     """
     first = members[0]
     if first.get("flossing") is not None:
@@ -108,6 +121,7 @@ def train_ensemble(members: list[dict], member_dirs: list[Path], group_dir: Path
     loop = _MemberSeededLoop(model, task, rule, config, group_dir, member_seeds=seeds)
     if rule.state_dict():
         raise NotGroupable(f"rule {rule.name!r} draws random state at init")
+    write_json_atomic(group_dir / MEMBERS, {"dirs": [str(d) for d in member_dirs]})
     loop.run(progress=False)
     _split(group_dir, members, member_dirs)
 

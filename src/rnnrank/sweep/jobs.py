@@ -78,8 +78,8 @@ def _result(name: str, path: Path) -> dict:
 
 
 def _analyze(options: dict, path: Path) -> dict:
-    from ..analysis.run_analysis import matrix_rank_report
-    from ..analysis.tensor_rank_report import tensor_rank_report
+    from ..report.run_matrix_rank import matrix_rank_report
+    from ..report.run_tensor_rank import tensor_rank_report
 
     run = Path(options["run"])
     if not (run / "config.yaml").exists():

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 from ..store.atomic import read_json, write_json_atomic
 from .collect import collect
 
 METRICS = ("final_loss", "final_score", "delta_norm", "effective_rank", "lambda_max")
+LABELS = {"final_loss": "final training loss", "final_score": "final task score",
+          "delta_norm": "‖ΔW‖_F = ‖W(K) − W(0)‖", "effective_rank": "participation ratio of ΔW",
+          "lambda_max": "λ_max (per τ)", "gain": "initial gain g", "lr": "learning rate",
+          "n_rec": "network size N", "seed": "seed"}
+LOG_METRICS = ("final_loss",)  # spans decades: a log axis, where mean ± s.e. stays positive
 
 
 def swept_variables(path: str | Path) -> list[str]:
@@ -21,12 +27,13 @@ def swept_variables(path: str | Path) -> list[str]:
 
 
 def sweep_report(path: str | Path, out: str | Path | None = None) -> dict:
-    """Write ``<out>/sweep.png`` (one panel per metric × swept variable; mean ± std over seeds,
-    one line per combination of the other swept variables) and ``table.csv``.
+    """Write ``<out>/sweep.png`` (one panel per metric × swept variable; mean ± standard error
+    over the runs that differ only in seed, one line per combination of the other swept
+    variables) and ``table.csv``.
 
-    Returns ``{"figure", "table", "runs", "completed", "variables", "metrics"}``.
+    Returns ``{"figure", "caption", "table", "runs", "completed", "variables", "metrics"}``.
     """
-    import matplotlib.pyplot as plt
+    from ..report._mpl import new_figure
 
     path = Path(path)
     out = Path(out) if out is not None else path / "report"
@@ -41,26 +48,35 @@ def sweep_report(path: str | Path, out: str | Path | None = None) -> dict:
     if not metrics or done.empty:
         write_json_atomic(out / "summary.json", summary)
         return summary
-    fig, axes = plt.subplots(len(metrics), len(variables), squeeze=False,
-                             figsize=(4 * len(variables), 2.8 * len(metrics)))
+    fig, axes = new_figure((4.2 * len(variables), 2.9 * len(metrics)), len(metrics),
+                           len(variables), squeeze=False)
     for j, var in enumerate(variables):
         others = [v for v in variables if v != var]
         groups = done.groupby(others, dropna=False) if others else [((), done)]
         for key, sub in groups:
             label = ", ".join(f"{o}={k}" for o, k in zip(others, _tuple(key), strict=True))
-            stats = sub.groupby(var)[metrics].agg(["mean", "std"])
+            stats = sub.groupby(var)[metrics].agg(["mean", "sem", "count"])
             for i, metric in enumerate(metrics):
                 ax = axes[i][j]
-                ax.errorbar(stats.index, stats[(metric, "mean")],
-                            yerr=stats[(metric, "std")].fillna(0.0), marker="o", capsize=3,
+                mean = stats[(metric, "mean")]
+                err = stats[(metric, "sem")].fillna(0.0)
+                if metric in LOG_METRICS and (mean > 0).all():
+                    ax.set_yscale("log")  # asymmetric bars: never below zero on a log axis
+                    err = [mean - (mean - err).clip(lower=mean * 1e-3), err]
+                ax.errorbar(stats.index, mean, yerr=err, marker="o", capsize=3,
                             label=label or None)
-                ax.set_xlabel(var)
-                ax.set_ylabel(metric)
+                ax.set_xlabel(LABELS.get(var, var))
+                ax.set_ylabel(LABELS.get(metric, metric))
         if others:
             axes[0][j].legend(fontsize=7)
-    fig.tight_layout()
+    n_seeds = done.groupby(variables).size()
+    summary["caption"] = (
+        f"Each point: mean over the runs that differ only in seed ({n_seeds.min()}–"
+        f"{n_seeds.max()} per point); bars: standard error (none with one run). "
+        f"{len(done)} of {len(table)} runs completed.")
+    fig.suptitle(textwrap.fill(summary["caption"], width=int(16 * 4.2 * len(variables))),
+                 fontsize=8)
     fig.savefig(out / "sweep.png", dpi=120)
-    plt.close(fig)
     summary["figure"] = str(out / "sweep.png")
     write_json_atomic(out / "summary.json", summary)
     return summary

@@ -35,9 +35,10 @@ def run_sweep(spec: str | Path | dict | SweepSpec, out: str | Path, *, backend: 
         ``collect(out)``: a pandas DataFrame, one row per run.
     """
     spec = spec if isinstance(spec, SweepSpec) else load_spec(spec)
+    runs = spec.expand()
+    validate_runs(runs)
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    runs = spec.expand()
     write_yaml_atomic(out / "sweep.yaml", spec.to_dict())
     write_json_atomic(out / "plan.json", {"name": spec.name, "kind": spec.kind, "runs": [
         {**r.to_dict(), "dir": str(run_dir(out, r).relative_to(out))} for r in runs]})
@@ -49,6 +50,28 @@ def run_sweep(spec: str | Path | dict | SweepSpec, out: str | Path, *, backend: 
     if (out / "groups").is_dir() and not any((out / "groups").iterdir()):
         (out / "groups").rmdir()
     return collect(out)
+
+
+def validate_runs(runs) -> None:
+    """Check every train run as ``rnnrank train`` would, before any starts (cheap: no training).
+
+    Raises:
+        ValueError: ``run <name>: <what rnnrank train says>`` for the first bad run.
+    """
+    from .ensemble_train import validate
+
+    checked: set[str] = set()
+    for run in runs:
+        if run.kind != "train":
+            continue
+        key = repr(sorted((k, repr(v)) for k, v in run.options.items() if k != "seed"))
+        if key in checked:
+            continue  # runs that differ only in seed build the same way
+        try:
+            validate(run.options)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"run {run.name}: {exc}") from None
+        checked.add(key)
 
 
 def _progress(enabled: bool, total: int, done: int, name: str):

@@ -118,7 +118,13 @@ def load_spec(source: str | Path | dict) -> SweepSpec:
         if not path.is_file():
             raise FileNotFoundError(f"sweep spec {path} not found; pass a YAML file such as "
                                     "'train: {task: flipflop}\\ngrid: {seed: [0, 1]}'")
-        data = yaml.safe_load(path.read_text())
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or type(exc).__name__
+            raise ValueError(f"sweep spec {path} is not valid YAML{where}: {problem}") from None
     else:
         data = source
     if not isinstance(data, dict):
@@ -139,6 +145,9 @@ def load_spec(source: str | Path | dict) -> SweepSpec:
     grid = data.get("grid") or {}
     if not isinstance(grid, dict):
         raise ValueError(f"grid: must map option names to lists, got {grid!r}")
+    if "grid" in data and not grid:
+        raise ValueError("grid: is empty (it would run the base section once); list values, "
+                         "e.g. grid: {seed: [0, 1]}, or remove grid:")
     _check_keys(kind, grid, "grid:")
     for key, values in grid.items():
         if not isinstance(values, list) or not values:

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..analysis import rank_bounds
+from ..analysis.rank_selection import select_cp_rank
 from ..store.atomic import read_yaml, write_text_atomic
 from ..store.trajectory import load_trajectory
-from . import rank_bounds
-from .rank_selection import select_cp_rank
 
 
 def applicable_bounds(config: dict, weights: np.ndarray) -> list[dict]:
@@ -62,7 +62,7 @@ def tensor_rank_report(run: str | Path, *, ranks=range(1, 11), member: int | Non
     out = run / "analysis"
     out.mkdir(exist_ok=True)
     selection.plot().savefig(out / "tensor_rank.png", dpi=110)
-    from ..report.figures import cp_factors
+    from .figures import cp_factors
 
     cp_factors(best, steps).savefig(out / "tensor_rank_factors.png", dpi=110)
     summary = {

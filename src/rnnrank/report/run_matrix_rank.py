@@ -7,26 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..store.atomic import read_yaml, write_text_atomic
+from ..analysis.matrix_rank import ranks_over_training, spectra_over_training
+from ..analysis.truncation import performance_vs_rank
+from ..store.atomic import write_text_atomic
+from ..store.run_dir import rebuild
 from ..store.trajectory import load_trajectory
-from .matrix_rank import ranks_over_training, spectra_over_training
-from .truncation import performance_vs_rank
 
 RANKS = (0, 1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50)
-
-
-def rebuild(run: str | Path):
-    """(model, task) of a run from its config.yaml (model with its *initial* parameters)."""
-    from ..models import RateRNN
-    from ..tasks import make
-
-    cfg = read_yaml(Path(run) / "config.yaml")
-    mcfg = dict(cfg["model"])
-    cls = mcfg.pop("class", "RateRNN")
-    if cls != "RateRNN":
-        raise ValueError(f"matrix-rank analysis supports RateRNN runs, this run has {cls}")
-    tcfg = dict(cfg["task"])
-    return RateRNN.from_config(mcfg), make(tcfg.pop("name"), **tcfg)
 
 
 def matrix_rank_report(run: str | Path, *, member: int | None = None,
@@ -59,7 +46,7 @@ def matrix_rank_report(run: str | Path, *, member: int | None = None,
     }
     out = run / "analysis"
     out.mkdir(exist_ok=True)
-    from ..report._mpl import new_figure
+    from ._mpl import new_figure
 
     fig, ax = new_figure((12, 3.2), 1, 3)
     ax[0].semilogy(np.arange(1, min(30, len(s)) + 1), s[:30], "o-")

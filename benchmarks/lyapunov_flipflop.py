@@ -6,7 +6,7 @@
 2. One chaotic network (g = 2, same task and training) with and without gradient flossing
    (k = 10, target 0, 200 pre-flossing updates and one 100-update burst at update 200).
 
-    PYTHONPATH=src python docs/lyapunov_flipflop.py      # ~3 min on one CPU thread
+    PYTHONPATH=src python benchmarks/lyapunov_flipflop.py      # ~3 min on one CPU thread
 """
 
 from __future__ import annotations

@@ -14,17 +14,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..dynamics.fixed_points import fixed_points
+from ..dynamics.lyapunov import lyapunov_spectrum
 from ..store.atomic import write_text_atomic
 from ..store.trajectory import load_trajectory
-from .fixed_points import fixed_points
-from .lyapunov import lyapunov_spectrum
 
 PARAMETERS = ("W", "U", "V", "b", "x0")
 
 
 def _models(run: Path):
     """(task, {"before": model at W(0), "after": model at the last snapshot}), float64."""
-    from ..analysis.run_analysis import rebuild  # lazy: that module sets up matplotlib
+    from ..store.run_dir import rebuild
 
     model, task = rebuild(run)
     traj = load_trajectory(run)
@@ -128,6 +128,8 @@ def _plot_fixed_points(found: dict, trained, member: int, path: Path, seed: int)
     fig, ax = plt.subplots(1, 2, figsize=(9, 3.6), constrained_layout=True)
     after = found["after"]
     pts = after.points.numpy()
+    theta = np.linspace(0, 2 * np.pi, 200)
+    ax[1].plot(np.cos(theta), np.sin(theta), color="0.5", lw=0.8, label="|λ| = 1 (stability)")
     if len(pts):
         centre = pts.mean(0)
         basis = np.linalg.svd(pts - centre, full_matrices=False)[2][:2].T \
@@ -139,13 +141,16 @@ def _plot_fixed_points(found: dict, trained, member: int, path: Path, seed: int)
         ax[0].scatter(*proj[stable].T, c="k", label="stable", s=25)
         ax[0].scatter(*proj[~stable].T, facecolors="none", edgecolors="C3", label="unstable",
                       s=25)
-        for eig in after.eigenvalues.numpy():
-            ax[1].scatter(eig.real, eig.imag, s=4, alpha=0.5)
+        for i, (eig, st) in enumerate(zip(after.eigenvalues.numpy(), stable, strict=True)):
+            # one colour per fixed point, its marker as in the left panel (filled: stable)
+            ax[1].scatter(eig.real, eig.imag, s=6, alpha=0.6, color=f"C{i % 10}",
+                          label=f"point {i + 1} ({'stable' if st else 'unstable'})"
+                          if i < 8 else None)
+        ax[1].legend(frameon=False, fontsize=7, markerscale=2, loc="upper left",
+                     bbox_to_anchor=(1.02, 1))
     ax[0].set(title=f"fixed points after training ({len(pts)}; before: {len(found['before'])})",
               xlabel="PC 1", ylabel="PC 2")
     ax[0].legend(frameon=False, fontsize=8)
-    theta = np.linspace(0, 2 * np.pi, 200)
-    ax[1].plot(np.cos(theta), np.sin(theta), color="0.5", lw=0.8)
     ax[1].set(title="eigenvalues of ∂F/∂x at them", xlabel="Re", ylabel="Im", aspect="equal")
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -9,7 +9,7 @@ import torch
 
 import rnnrank as rr
 from rnnrank.cli import main
-from rnnrank.dynamics.run_report import dynamics_report
+from rnnrank.report.run_dynamics import dynamics_report
 
 FF = dict(n_bits=2, duration=10.0, interval=(3.0, 6.0), settle=2.0, dt=0.5)
 
