@@ -52,6 +52,8 @@ def test_claim1_alike_opposite_and_flat_curves():
     assert c["verdict"] == "not reproduced"
     c = v.claim1(rows({"bptt": [1e-3] * 4, "eprop": U}))  # nothing in BPTT to mirror
     assert c["verdict"] == "inconclusive"
+    c = v.claim1(rows({"bptt": U, "eprop": [1e-3, 1e-3, 4e-3, 4e-3]}))  # r = 0: neither
+    assert c["per_task"]["mante"]["rules"]["eprop"]["verdict"] == "inconclusive"
 
 
 def test_claim2_narrowing_and_widening():
