@@ -20,7 +20,6 @@ import numpy as np
 import torch
 
 from ..ensemble import check_member, select_member
-from ..losses import masked_mse
 from ..models import rate_dynamics as rd
 from .matrix_rank import _as_float64, truncate
 
@@ -128,7 +127,7 @@ def evaluate_networks(model, task, W, U, V, b, x0, batch, *, seed: int = 0):
     for lo in range(0, E, chunk):
         sl = slice(lo, min(E, lo + chunk))
         out = network_outputs(model, W[sl], U[sl], V[sl], b[sl], x0[sl], batch, seed=seed)
-        losses.append(masked_mse(task.effector(out), batch.targets, batch.mask).numpy())
+        losses.append(task.loss(out, batch).numpy())
         scores.append(np.asarray(task.score(out, batch), dtype=np.float64).reshape(-1))
     return np.concatenate(losses), np.concatenate(scores)
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..learning import masked_mse, train
+from ..learning import train
 from ..models import RateRNN
 from ..models.connectivity import gain_of_ini_gain
 from ..store.run_dir import RunDir
@@ -138,7 +138,7 @@ def held_out_loss(model: RateRNN, task, setup: Setup) -> tuple[np.ndarray, np.nd
     """(masked MSE [E], task score [E]) on a fixed held-out batch."""
     batch = task.sample(setup.test_batch, generator=torch.Generator().manual_seed(10_007))
     outputs, _ = model.run(batch.inputs, grad=False)
-    loss = masked_mse(task.effector(outputs), batch.targets, batch.mask)
+    loss = task.loss(outputs, batch)
     return loss.double().numpy(), task.score(outputs, batch).double().numpy().reshape(-1)
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from torch import nn
 
 from .._version import __version__
+from ..models.protocol import missing_members
 from ..tasks.base import Task
 from .config import TrainConfig
 
@@ -52,3 +54,19 @@ def check_compatible(saved: dict, new: dict, path: Path) -> None:
     if diffs:
         raise ValueError(f"{path} holds a different run ({'; '.join(diffs)}); use another "
                          "output directory or overwrite=True (--overwrite)")
+
+
+def check_model_task(model: nn.Module, task: Task) -> None:
+    """Raise ``ValueError`` when ``model`` cannot train on ``task`` (protocol, sizes, dt)."""
+    missing = missing_members(model)
+    if missing:
+        raise ValueError(f"{type(model).__name__} cannot be trained: it lacks {missing} of the "
+                         "TrainableModel protocol (rnnrank.models.protocol)")
+    cfg = model.config
+    if cfg.n_in != task.n_in or cfg.n_out != task.n_out:
+        raise ValueError(f"model has n_in={cfg.n_in}, n_out={cfg.n_out} but task {task.name!r} "
+                         f"needs n_in={task.n_in}, n_out={task.n_out}")
+    dt = getattr(cfg, "dt", None)  # models without a time step (LSTM) have none
+    if dt is not None and not math.isclose(dt, task.dt):
+        raise ValueError(f"model dt={dt} but task dt={task.dt}; build the task with "
+                         f"make({task.name!r}, dt={dt}) (or the model with dt={task.dt})")

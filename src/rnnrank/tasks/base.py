@@ -89,6 +89,12 @@ class Task(ABC):
         0 = perfect); ``higher_is_better`` which way is good.
         """
 
+    def loss(self, outputs: Tensor, batch: Batch) -> Tensor:
+        """The training loss of network outputs [T, E, B, O] on ``batch``, one value per member
+        [E]: by default the masked MSE of the effector's output against the targets. A task with
+        another objective overrides it; ``rr.train(..., loss=fn)`` overrides it for one run."""
+        return masked_mse(self.effector(outputs), batch.targets, batch.mask)
+
     def effector(self, outputs: Tensor) -> Tensor:
         """Map network outputs to what the targets describe (identity; ``reach`` moves a hand)."""
         return outputs
@@ -120,6 +126,22 @@ def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
     num = (values * mask).flatten(-2).sum(-1).sum(0)
     den = mask.flatten(-2).sum(-1).sum(0).clamp_min(1e-12)
     return num / den
+
+
+def masked_mse(outputs: Tensor, targets: Tensor, mask: Tensor) -> Tensor:
+    """Σ mask·(y − y*)² / Σ mask per ensemble member.
+
+    Args:
+        outputs: [T, E, B, O] (effector outputs, see ``Task.effector``).
+        targets: [T, B, O] or [T, E, B, O].
+        mask: [T, B, O] loss weights.
+
+    Returns:
+        loss [E]. (Schuessler et al. 2020 use half of this; with Adam the factor is immaterial.)
+    """
+    if targets.dim() == outputs.dim() - 1:
+        targets = targets.unsqueeze(1)
+    return masked_mean((outputs - targets) ** 2, mask)
 
 
 def expand_middle(x: Tensor, like: Tensor) -> Tensor:
