@@ -99,5 +99,9 @@ def test_tiny_reproduction_writes_results_verdicts_and_report(tmp_path):
     assert set(v["claim3_flossing_improves"]["per_task"]["reach"]) == {"eprop", "rflo"}
     page = (tmp_path / "index.md").read_text()
     assert "| reach | eprop | 0.5 | 0.75 |" in page and "## Verdicts" in page
+    # a rerun resumes every arm (nothing left to train) and still reports the whole training time
+    again = liu.reproduce(tmp_path, setup=setup)
+    first = results["training_seconds_all_sessions"]
+    assert first > 0 and again["training_seconds_all_sessions"] == pytest.approx(first, abs=0.5)
     for name in ("loss_vs_g.png", "lyapunov_vs_g.png", "alignment_vs_g.png"):
         assert (tmp_path / name).exists()

@@ -178,6 +178,9 @@ def run_arm(task_name: str, rule_key: str, floss: bool, setup: Setup, out: Path,
     run = train(model, task, rule=rule, rule_options=options, steps=setup.steps, lr=setup.lr,
                 batch_size=setup.batch_size, record_every=setup.record_every, seed=0,
                 track_alignment=rule_key != "bptt", out=path, progress=progress)
+    # training time over every session of this arm (a resumed run keeps counting from its
+    # checkpoint), so a rerun's report does not show only the part it redid
+    train_seconds = float(RunDir(path).read_status().get("seconds") or 0.0)
     loss, score = held_out_loss(model, task, setup)
     lam_final = dyn.lambda_max(model, inputs, **lyap).numpy()
     auto_final = dyn.lambda_max(model, silent, **lyap).numpy()
@@ -189,7 +192,8 @@ def run_arm(task_name: str, rule_key: str, floss: bool, setup: Setup, out: Path,
              "score_name": task.score_name, "lambda_init": float(lam_init[e]),
              "lambda_floss": float(lam_floss[e]), "lambda_final": float(lam_final[e]),
              "lambda_auto_init": float(auto_init[e]), "lambda_auto_final": float(auto_final[e]),
-             "alignment": float(cos[e]), "status": run.status}
+             "alignment": float(cos[e]), "status": run.status,
+             "arm_training_seconds": train_seconds}
             for e, (x, s) in enumerate(members)]
 
 
@@ -241,6 +245,9 @@ def reproduce(out: str | Path = "runs/liu2024", *, quick_run: bool = False,
     results = {"setup": setup_dict, "lyapunov_source": dyn.source(), "networks": rows,
                "summary": summary(rows), "verdicts": verdicts.decide(rows),
                "seconds_per_arm": timings, "seconds": round(time.perf_counter() - t0, 1),
+               "training_seconds_all_sessions": round(sum(
+                   {(r["task"], r["rule"], r["floss"]): r["arm_training_seconds"]
+                    for r in rows}.values()), 1),
                "networks_per_arm": len(setup.ini_gains) * len(setup.seeds)}
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=1, default=float))

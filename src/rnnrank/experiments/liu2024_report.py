@@ -177,7 +177,9 @@ def write_report(results: dict, out: Path) -> Path:
         f"(g = 1.5·ini_gain ∈ {[round(g, 3) for g in s['gains']]}), seeds {s['seeds']}; "
         f"pre-flossing {s['floss_updates']} updates (k = {s['floss_k']}, lr {s['floss_lr']:g}) "
         f"for {s['floss_rules']}. λ_max in nats per τ, driven by task trials (autonomous: zero "
-        f"input), from `{results['lyapunov_source']}`. Total {results['seconds']} s "
+        f"input), from `{results['lyapunov_source']}`. {results['seconds']} s in this "
+        f"invocation; training over every session (resumed runs included): "
+        f"{results.get('training_seconds_all_sessions', '?')} s "
         f"({results.get('networks_per_arm', '?')} networks per arm, trained as one ensemble).",
         "",
         *([f"Quick mode leaves out: {'; '.join(leaves)}.", ""] if leaves else []),
