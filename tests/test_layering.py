@@ -79,3 +79,16 @@ def test_experiment_modules_do_not_import_each_other_in_a_cycle():
     for name, deps in exp.items():
         for dep in deps:
             assert name not in exp.get(dep, set()), f"{name} and {dep} import each other"
+
+
+def test_no_two_modules_import_each_other():
+    """Within a package too (lazy imports included): a circle means one concept split in two."""
+    deps = {}
+    for path in SRC.rglob("*.py"):
+        module = ".".join(path.relative_to(SRC.parent).with_suffix("").parts)
+        deps[module.removesuffix(".__init__")] = {m for m in _imports(path)
+                                                  if m.startswith("rnnrank.")}
+    circles = sorted({tuple(sorted((a, b))) for a, ds in deps.items() for b in ds
+                      if b != a and a in deps.get(b, set()) and not a.startswith(b + ".")
+                      and not b.startswith(a + ".")})
+    assert not circles, circles

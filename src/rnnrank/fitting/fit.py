@@ -21,6 +21,8 @@ from torch import Tensor
 from . import gp as gp_
 from . import likelihoods as lik
 from . import ltr_model as lm
+from .masks import block_masks
+from .optimise import FitOptions, optimise
 from .recording import FIELDS, Recording
 
 
@@ -114,11 +116,33 @@ class Fit:
         """On the observed entries the fit did not train on (NaN if it saw them all)."""
         return self.error(~self.train_mask)
 
-    def transform(self, rec: Recording, **kw) -> Fit:
-        """Re-fit trial factors and initial states of new trials; a, b, D, inputs frozen."""
-        from .ltr_fit import transform
+    def transform(self, rec: Recording, *, seed: int = 0, options=None,
+                  train_mask: Tensor | None = None) -> Fit:
+        """Re-fit the trial factors (Z, μ) and initial states of new trials with a, b, D, d and
+        the inputs frozen (the recording must have the same neurons and conditions).
 
-        return transform(self, rec, **kw)
+        ``options``: a ``FitOptions`` (its ``frozen`` is set here)."""
+        fit = self
+        if rec.shape[0] != fit.recording.shape[0] or rec.shape[2] != fit.recording.shape[2]:
+            raise ValueError(f"new recording must have the same T and n as the fitted one "
+                             f"({fit.recording.shape[0]}, {fit.recording.shape[2]}), got "
+                             f"({rec.shape[0]}, {rec.shape[2]})")
+        if rec.n_conditions > fit.params["v"].shape[1]:
+            raise ValueError("new recording has conditions the fit never saw")
+        frozen = ("A", "B", "v", "D_raw", "d", "log_shape")
+        opts = options or FitOptions()
+        opts = dataclasses.replace(opts, frozen=frozen)
+        observed = rec.observed()
+        train = observed if train_mask is None else train_mask & observed
+        L = gp_.cholesky_factor(rec.trial_id, fit.gp, rec.epoch)
+        p0 = {k: v.clone() for k, v in fit.params.items()}
+        p0["Z"] = torch.zeros(rec.shape[1], fit.cfg.rank, dtype=p0["A"].dtype)
+        fit_mask, val = (block_masks(rec.shape, fraction=opts.val_fraction, seed=seed,
+                                     within=train)
+                         if opts.val_fraction > 0 else (train, None))
+        params, score, iters = optimise(p0, fit.cfg, L, rec, fit_mask, val, fit.loss, opts)
+        return Fit(cfg=fit.cfg, loss=fit.loss, gp=fit.gp, params=params, recording=rec,
+                   train_mask=train, val_loss=score, iterations=iters, seed=seed)
 
     # --- persistence ---------------------------------------------------------------------
     def save(self, path) -> Path:

@@ -17,10 +17,7 @@ by zeros before any arithmetic), so held-out data cannot influence the fit.
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -30,85 +27,9 @@ from . import likelihoods as lik
 from . import ltr_model as lm
 from .fit import Fit
 from .masks import block_masks
+from .optimise import FitOptions as FitOptions
+from .optimise import optimise
 from .recording import Recording
-
-
-@dataclass(frozen=True)
-class FitOptions:
-    """Optimisation settings of ``fit_ltr`` (defaults in the module docstring's spirit)."""
-
-    lr: float = 0.05
-    max_iter: int = 1500
-    activity_reg: float = 0.01
-    val_fraction: float = 0.1
-    eval_every: int = 10
-    patience: int = 150
-    frozen: tuple[str, ...] = field(default=())
-
-    def __post_init__(self) -> None:
-        if self.lr <= 0 or self.max_iter < 1 or self.eval_every < 1 or self.patience < 1:
-            raise ValueError("need lr > 0, max_iter ≥ 1, eval_every ≥ 1, patience ≥ 1")
-        if not 0 <= self.val_fraction < 1:
-            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
-
-
-def _objective(p, cfg, L, rec_y, cond, mask, loss, scale, act_reg, n_bins):
-    c, _, _ = lm.factors(p, L)
-    eta, states, drive = lm.predict_eta(p, cfg, c, cond, n_bins)
-    per = lik.per_entry(eta, rec_y, loss, p["log_shape"] if loss == "gamma" else None)
-    per = torch.where(mask, per, torch.zeros((), dtype=per.dtype))
-    data_term = per.sum() / mask.sum().clamp_min(1) / scale
-    reg = states.pow(2).mean()
-    if drive.numel():
-        reg = reg + drive.pow(2).mean()
-    return data_term, data_term + act_reg * reg
-
-
-def optimise(p0: dict[str, Tensor], cfg: lm.ModelConfig, L: Tensor, rec: Recording,
-             train: Tensor, val: Tensor | None, loss: str, opts: FitOptions,
-             progress: Callable[[int, float], None] | None = None) -> tuple[dict, float, int]:
-    """Adam on the raw parameters; returns (best parameters, best validation loss, iterations)."""
-    dtype = p0["A"].dtype
-    y = torch.where(train | (val if val is not None else train), rec.data,
-                    torch.zeros((), dtype=rec.data.dtype)).to(dtype)
-    if loss == "mse":
-        w = train.to(torch.float64)
-        m = (rec.data.double() * w).sum() / w.sum()
-        yt = torch.where(train, rec.data.double(), m)
-        scale = float(((yt - m) ** 2).sum() / w.sum()) or 1.0
-    else:
-        scale = 1.0
-    params = {k: v.clone().requires_grad_(k not in opts.frozen) for k, v in p0.items()}
-    free = [v for k, v in params.items() if k not in opts.frozen]
-    optimiser = torch.optim.Adam(free, lr=opts.lr)
-    T = rec.shape[0]
-    cond = rec.condition
-    best, best_val, since, it = None, math.inf, 0, 0
-    for it in range(1, opts.max_iter + 1):
-        optimiser.zero_grad(set_to_none=True)
-        _, total = _objective(params, cfg, L, y, cond, train, loss, scale, opts.activity_reg, T)
-        total.backward()
-        optimiser.step()
-        if it % opts.eval_every == 0 or it == opts.max_iter:
-            with torch.no_grad():
-                target = val if val is not None else train
-                score, _ = _objective(params, cfg, L, y, cond, target, loss, scale, 0.0, T)
-            score = float(score)
-            if progress is not None:
-                progress(it, score)
-            if not math.isfinite(score):
-                break
-            if score < best_val:
-                best_val, since = score, 0
-                best = {k: v.detach().clone() for k, v in params.items()}
-            else:
-                since += opts.eval_every
-                if since >= opts.patience:
-                    break
-    if best is None:
-        raise FloatingPointError("the fit diverged (non-finite loss) before its first evaluation;"
-                                 " lower lr or z-score the data")
-    return best, best_val, it
 
 
 def fit_ltr(rec: Recording, rank: int, *, n_rec: int = 100, loss: str = "mse", seed: int = 0,
@@ -213,29 +134,9 @@ def _inverse_softplus(m: Tensor) -> Tensor:
     return m + torch.log(-torch.expm1(-m))
 
 
-def transform(fit: Fit, rec: Recording, *, seed: int = 0, options: FitOptions | None = None,
-              train_mask: Tensor | None = None) -> Fit:
-    """Re-fit the trial factors (Z, μ) and initial states of new trials with a, b, D, d and the
-    inputs frozen (the recording must have the same neurons and conditions)."""
-    if rec.shape[0] != fit.recording.shape[0] or rec.shape[2] != fit.recording.shape[2]:
-        raise ValueError(f"new recording must have the same T and n as the fitted one "
-                         f"({fit.recording.shape[0]}, {fit.recording.shape[2]}), got "
-                         f"({rec.shape[0]}, {rec.shape[2]})")
-    if rec.n_conditions > fit.params["v"].shape[1]:
-        raise ValueError("new recording has conditions the fit never saw")
-    frozen = ("A", "B", "v", "D_raw", "d", "log_shape")
-    opts = options or FitOptions()
-    opts = dataclasses.replace(opts, frozen=frozen)
-    observed = rec.observed()
-    train = observed if train_mask is None else train_mask & observed
-    L = gp_.cholesky_factor(rec.trial_id, fit.gp, rec.epoch)
-    p0 = {k: v.clone() for k, v in fit.params.items()}
-    p0["Z"] = torch.zeros(rec.shape[1], fit.cfg.rank, dtype=p0["A"].dtype)
-    fit_mask, val = (block_masks(rec.shape, fraction=opts.val_fraction, seed=seed, within=train)
-                     if opts.val_fraction > 0 else (train, None))
-    params, score, iters = optimise(p0, fit.cfg, L, rec, fit_mask, val, fit.loss, opts)
-    return Fit(cfg=fit.cfg, loss=fit.loss, gp=fit.gp, params=params, recording=rec,
-               train_mask=train, val_loss=score, iterations=iters, seed=seed)
+def transform(fit: Fit, rec: Recording, **kw) -> Fit:
+    """``fit.transform(rec, **kw)``: trial factors of new trials, directions frozen."""
+    return fit.transform(rec, **kw)
 
 
 def fit_many(rec: Recording, ranks: Sequence[int], **kw) -> dict[int, Fit]:
