@@ -61,8 +61,8 @@ def chunks(
 ) -> Iterator[tuple[int, Tensor, Tensor]]:
     """Yield ``(t0, states, rates)`` per chunk: states x[t0 .. t0+C] [C+1, E, B, N] and r = φ(x).
 
-    The views are reused: read them before asking for the next chunk. Same arithmetic as
-    ``rate_dynamics.unroll_states`` (the drive α(Uu + b) of a chunk is one product).
+    The views are reused: read them before asking for the next chunk. Each chunk is stepped by
+    ``rate_dynamics.fill_states_``, the Euler update ``unroll_states`` uses.
     """
     T, B = inputs.shape[0], inputs.shape[-2]
     E, N, _ = params.W.shape
@@ -71,19 +71,14 @@ def chunks(
     states[0] = params.x0[:, None, :]
     phi.apply_into(states[0], rates[0])
     J = rec.for_loop(params.W)
-    leak = 1.0 - alpha
-    xs, rs = states.unbind(0), rates.unbind(0)
     for t0 in range(0, T, chunk):
         C = min(chunk, T - t0)
         if t0 > 0:
             states[0].copy_(states[chunk])
             rates[0].copy_(rates[chunk])
-        torch.mul(rd.input_drive(params, inputs[t0:t0 + C]), alpha, out=states[1:C + 1])
-        if noise is not None and noise_std > 0.0:
-            states[1:C + 1].add_(noise[t0:t0 + C], alpha=noise_std * math.sqrt(alpha))
-        for t in range(C):
-            rec.accumulate_(xs[t + 1].add_(xs[t], alpha=leak), J, rs[t], alpha=alpha)
-            phi.apply_into(xs[t + 1], rs[t + 1])
+        rd.fill_states_(states[:C + 1], rates[:C + 1], params, inputs[t0:t0 + C], alpha=alpha,
+                        phi=phi, noise=None if noise is None else noise[t0:t0 + C],
+                        noise_std=noise_std, J=J)
         yield t0, states[:C + 1], rates[:C + 1]
 
 

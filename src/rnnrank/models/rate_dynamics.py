@@ -185,31 +185,45 @@ def unroll_states(
     """
     T, B = inputs.shape[0], inputs.shape[-2]
     E, N, _ = params.W.shape
-    dtype, device = params.U.dtype, params.U.device
-    # states[t+1] starts as α(U u[t] + b) (+ noise) and is completed in place, so that no
-    # step copies a buffer: x[t+1] = states[t+1] + (1−α) x[t] + α φ(x[t]) Wᵀ.
     if out is None:
-        states = torch.empty(T + 1, E, B, N, dtype=dtype, device=device)
+        states = torch.empty(T + 1, E, B, N, dtype=params.U.dtype, device=params.U.device)
         rates = torch.empty_like(states)
     else:
         states, rates = out
-    if inputs.dim() == 3 and E == 1:  # the common case: one fused product, written in place
-        torch.addmm(params.b[0], inputs.reshape(T * B, -1), params.U[0].T, beta=alpha,
-                    alpha=alpha, out=states[1:].view(T * B, N))
-    else:
-        torch.mul(input_drive(params, inputs), alpha, out=states[1:])
-    if noise is not None and noise_std > 0.0:
-        states[1:].add_(noise, alpha=noise_std * math.sqrt(alpha))
     states[0] = params.x0[:, None, :]
     phi.apply_into(states[0], rates[0])
-    J = rec.for_loop(params.W)
+    fill_states_(states, rates, params, inputs, alpha=alpha, phi=phi, noise=noise,
+                 noise_std=noise_std)
+    return states, rates
+
+
+@torch.no_grad()
+def fill_states_(states: Tensor, rates: Tensor, params: RateParams, inputs: Tensor, *,
+                 alpha: float, phi: Nonlinearity, noise: Tensor | None = None,
+                 noise_std: float = 0.0, J=None) -> None:
+    """The Euler update, in place: from states[0] and rates[0] = φ(states[0]), fill
+    states[1 .. T] and rates[1 .. T] ([T+1, E, B, N] buffers) for inputs [T, B, I] or
+    [T, E, B, I]. ``unroll_states`` and the online rules' chunks (``learning/online.py``) both
+    step with it; ``J`` may pass ``recurrence.for_loop(params.W)`` made once.
+    """
+    T, B = inputs.shape[0], inputs.shape[-2]
+    E, N, _ = params.W.shape
+    # states[t+1] starts as α(U u[t] + b) (+ noise) and is completed in place, so that no
+    # step copies a buffer: x[t+1] = states[t+1] + (1−α) x[t] + α φ(x[t]) Wᵀ.
+    if inputs.dim() == 3 and E == 1:  # the common case: one fused product, written in place
+        torch.addmm(params.b[0], inputs.reshape(T * B, -1), params.U[0].T, beta=alpha,
+                    alpha=alpha, out=states[1:T + 1].view(T * B, N))
+    else:
+        torch.mul(input_drive(params, inputs), alpha, out=states[1:T + 1])
+    if noise is not None and noise_std > 0.0:
+        states[1:T + 1].add_(noise, alpha=noise_std * math.sqrt(alpha))
+    J = rec.for_loop(params.W) if J is None else J
     # Views made once: per-step indexing costs as much as a small kernel at these sizes.
     xs, rs = states.unbind(0), rates.unbind(0)
     leak = 1.0 - alpha
     for t in range(T):
         rec.accumulate_(xs[t + 1].add_(xs[t], alpha=leak), J, rs[t], alpha=alpha)
         phi.apply_into(xs[t + 1], rs[t + 1])
-    return states, rates
 
 
 def readout(params: RateParams, rates: Tensor) -> Tensor:
