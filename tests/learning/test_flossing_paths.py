@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
@@ -80,3 +81,19 @@ def test_the_liu2024_preflossing_passes_the_task(seen, tmp_path):
                     task_options={"mante": {"stimulus": 1.0, "delay": 0.5, "decision": 1.0}})
     liu.run_arm("mante", "bptt", True, setup, tmp_path)
     assert seen == ["mante"]
+
+
+def test_the_flossing_loss_is_logged_beside_the_rules(tmp_path):
+    """A hook's loss terms reach metrics.csv: the pre-flossing phase's mean loss at update 0
+    (the mean of the losses the hook kept, an independent record), empty elsewhere."""
+    task = rr.tasks.make("flipflop", n_bits=2, duration=10.0, dt=0.5)
+    model = rr.RateRNN(task.n_in, 8, task.n_out, gain=2.0, seed=0, dt=0.5)
+    hook = rr.learning.Flossing(**TINY)
+    rr.train(model, task, steps=3, batch_size=4, record_every=1, out=tmp_path / "r",
+             flossing=hook)
+    rows = rr.store.run_dir.RunDir(tmp_path / "r").read_metrics()
+    fields = rr.store.run_dir.RunDir(tmp_path / "r").metric_fields()
+    col = fields.index("flossing.loss")
+    logged = {r[0]: r[col] for r in rows}
+    assert logged[0] == pytest.approx(sum(hook.losses) / len(hook.losses), rel=1e-6)
+    assert all(np.isnan(logged[s]) for s in (1, 2, 3))

@@ -111,6 +111,8 @@ class Flossing(TrainingHook):
         self.times, self.lr, self.batch = times, float(lr), batch
         self.pre_done, self.bursts = False, 0
         self.losses: list[float] = []  # flossing loss of every flossing update, in order
+        self._phase_step: int | None = None  # the update before which the last phase ran
+        self._phase_loss: float | None = None
         self.opt: torch.optim.Optimizer | None = None
         self.gen: torch.Generator | None = None
 
@@ -137,7 +139,24 @@ class Flossing(TrainingHook):
         self.gen = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,),
                                                                    generator=generator)))
 
+    loss_names = ("loss",)
+
+    def loss_terms(self, step: int) -> dict[str, float]:
+        """The mean flossing loss of the phase run before update ``step`` (none: empty)."""
+        return {"loss": self._phase_loss} if self._phase_step == step else {}
+
     def before_update(self, model: nn.Module, step: int) -> None:
+        n_before = len(self.losses)
+        self._phase_step = self._phase_loss = None
+        try:
+            self._phases(model, step)
+        finally:
+            if len(self.losses) > n_before:
+                self._phase_step = step
+                self._phase_loss = float(sum(self.losses[n_before:]) / (len(self.losses)
+                                                                         - n_before))
+
+    def _phases(self, model: nn.Module, step: int) -> None:
         if step == 0 and self.pre and not self.pre_done:
             self.floss(model, self.pre)
             self.pre_done = True

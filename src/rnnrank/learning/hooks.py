@@ -27,6 +27,9 @@ class TrainingHook:
     """Base of hooks; every method has a do-nothing default, override what the hook needs."""
 
     name: ClassVar[str] = ""
+    # Loss terms the hook reports (``loss_terms``), written as metrics.csv columns
+    # ``<hook name>.<term>`` beside the rule's loss.
+    loss_names: ClassVar[tuple[str, ...]] = ()
 
     def init(self, model: nn.Module, generator: torch.Generator, task: Task | None = None) -> None:
         """Called once per run, before a resume's ``load_state_dict``. ``task`` is the run's task
@@ -37,6 +40,11 @@ class TrainingHook:
 
     def extra_gradients(self, model: nn.Module, batch: Batch, step: int) -> dict[str, Tensor]:
         """Gradient terms added to the rule's, named and shaped like the model's parameters."""
+        return {}
+
+    def loss_terms(self, step: int) -> dict[str, float]:
+        """Values of ``loss_names`` at update ``step`` (after ``before_update`` and
+        ``extra_gradients``); a term absent at this step is logged as empty."""
         return {}
 
     def options(self) -> dict:

@@ -131,8 +131,10 @@ class _Loop:
         if self.hooks:
             full_config["hooks"] = hook_config(self.hooks)
         self.rows: list[tuple] = []
-        self.extra_fields = (alignment.alignment_fields(model) if config.track_alignment
+        self.align_fields = (alignment.alignment_fields(model) if config.track_alignment
                              else ())
+        self.extra_fields = (*self.align_fields,
+                             *(f"{h.name}.{n}" for h in self.hooks for n in h.loss_names))
         self.start, self.elapsed0 = 0, 0.0
         self.dir = None if out is None else RunDir(out)
         checkpoint = None if self.dir is None else checkpointing.open_run_dir(
@@ -166,11 +168,11 @@ class _Loop:
 
     def _alignment(self, grads, batch, noise, due: bool) -> np.ndarray:
         """[extra columns, E]: the rule's cosine with the exact gradient when due, else NaN."""
-        values = np.full((len(self.extra_fields), self.E), np.nan)
-        if due and grads is not None and self.extra_fields:
+        values = np.full((len(self.align_fields), self.E), np.nan)
+        if due and grads is not None and self.align_fields:
             cos = alignment.track(self.model, batch, grads,
                                   loss_fn=self._loss_fn(batch), noise=noise)
-            for i, name in enumerate(self.extra_fields):
+            for i, name in enumerate(self.align_fields):
                 values[i] = cos[name].cpu().numpy()
         return values
 
@@ -180,7 +182,10 @@ class _Loop:
         loss = loss_t.detach().cpu().double().numpy().reshape(self.E)
         record = step % c.record_every == 0 or step == c.steps
         score = self._score(outputs, batch) if record else np.full(self.E, np.nan)
-        extra = self._alignment(grads, batch, noise, record)
+        terms = [h.loss_terms(step) for h in self.hooks]
+        extra = np.concatenate([self._alignment(grads, batch, noise, record), np.array(
+            [[t.get(n, np.nan)] * self.E for h, t in zip(self.hooks, terms, strict=True)
+             for n in h.loss_names]).reshape(-1, self.E)])
         self.rows.extend((step, e, float(loss[e]), float(score[e]), seconds, *extra[:, e])
                          for e in range(self.E))
         if not np.all(np.isfinite(loss)):
