@@ -13,6 +13,7 @@ how many runs train as one batched ensemble. Every error names the key and the f
 
 from __future__ import annotations
 
+import functools
 import glob
 import hashlib
 import itertools
@@ -81,7 +82,13 @@ class SweepSpec:
     max_ensemble: int = 32
 
     def expand(self) -> list[RunSpec]:
-        """Every combination of the grid, for every entry of ``runs`` (in order, no duplicates)."""
+        """Every combination of the grid, for every entry of ``runs`` (in order, no duplicates).
+
+        Resolved once per spec (validation, planning and running share it)."""
+        return list(self._expanded)
+
+    @functools.cached_property
+    def _expanded(self) -> tuple[RunSpec, ...]:
         keys = list(self.grid)
         combos = [dict(zip(keys, values, strict=True))
                   for values in itertools.product(*(self.grid[k] for k in keys))]
@@ -94,7 +101,7 @@ class SweepSpec:
                 if run.name not in seen:
                     seen.add(run.name)
                     out.append(run)
-        return out
+        return tuple(out)
 
     def to_dict(self) -> dict:
         d = {self.kind: self.base, "name": self.name, "max_ensemble": self.max_ensemble}
