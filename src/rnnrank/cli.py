@@ -169,7 +169,7 @@ def train(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
     """Train a rate RNN on a task and record its weight trajectory W(k)."""
-    from rnnrank.learning.schema import build_run
+    from rnnrank.learning.schema import RUN_OPTIONS, build_run
 
     floss_opts = _parse_options(flossing_option, "--flossing-option")
     if floss_opts and not flossing:
@@ -178,7 +178,7 @@ def train(
     options = dict(
         task=task, task_options=_parse_options(task_option, "--task-option"), n_rec=n_rec,
         gain=gain, nonlinearity=nonlinearity, dt=dt, tau=tau, noise=noise, init=init,
-        trainable=list(trainable or ["W", "U", "V", "b"]), rule=rule,
+        trainable=list(trainable or RUN_OPTIONS["trainable"]), rule=rule,
         rule_options=_parse_options(rule_option, "--rule-option"), steps=steps, lr=lr,
         optimizer=optimizer, batch_size=batch_size, record_every=record_every,
         checkpoint_every=checkpoint_every, seed=seed, grad_clip=grad_clip, lr_warmup=lr_warmup,
@@ -447,13 +447,15 @@ def fit(
 
 
 def _updates_done(out: Path) -> float:
-    """Network-updates already in a sweep directory (0 for a new one), for the throughput."""
+    """Network-updates already in a sweep directory (0 for a new one), for the throughput: the
+    last step each run's status.json records (no trajectory is read)."""
     if not (out / "plan.json").exists():
         return 0.0
-    from rnnrank.sweep import collect
+    from rnnrank.store.run_dir import RunDir
 
-    table = collect(out)
-    return float(table["steps_done"].fillna(0).sum()) if "steps_done" in table else 0.0
+    plan = json.loads((out / "plan.json").read_text())
+    return float(sum(RunDir(out / r["dir"]).read_status().get("step") or 0
+                     for r in plan["runs"] if r["kind"] == "train"))
 
 
 def _warn(message: str) -> None:
