@@ -76,6 +76,30 @@ def test_ensemble_members_equal_single_networks(gen):
         torch.testing.assert_close(out_ens[:, e], single(inputs), rtol=0, atol=1e-13)
 
 
+@pytest.mark.parametrize("n_in, per_member", [(2, False), (2, True), (0, False)])
+def test_member_first_buffers_give_the_time_first_numbers(n_in, per_member, gen):
+    """The hot paths' member-first buffers take the per-member drive; a time-first buffer the
+    [T, E, B, N] product. Both against the step-by-step reference ``step``."""
+    model = rr.RateRNN(n_in, 9, 2, gain=[0.4, 1.1, 1.9], seed=2, dtype=torch.float64)
+    with torch.no_grad():
+        model.b.normal_(generator=gen)
+    params, E, T, B = model.params(), 3, 7, 4
+    inputs = torch.randn(T, *((E,) if per_member else ()), B, n_in, generator=gen,
+                         dtype=torch.float64)
+    member_first = [torch.empty(E, T + 1, B, 9, dtype=torch.float64).permute(1, 0, 2, 3)
+                    for _ in range(2)]
+    assert rd.member_blocks(member_first[0]) is not None
+    assert rd.member_blocks(torch.empty(T + 1, E, B, 9)) is None
+    fast, _ = rd.unroll_states(params, inputs, alpha=model.alpha, phi=model.phi,
+                               out=tuple(member_first))
+    plain, _ = rd.unroll_states(params, inputs, alpha=model.alpha, phi=model.phi)
+    x = rd.initial_state(params, B)
+    for t in range(T):
+        x = rd.step(params, x, inputs[t], alpha=model.alpha, phi=model.phi)
+    torch.testing.assert_close(fast[-1], x, rtol=0, atol=1e-13)
+    torch.testing.assert_close(plain[-1], x, rtol=0, atol=1e-13)
+
+
 def test_initial_connectivity_statistics():
     n = 400
     w = rr.RateRNN(1, n, 1, gain=1.5, seed=0, dtype=torch.float64).W.detach()

@@ -66,9 +66,11 @@ def adjoint(
     E, B, O = error.shape[1:]
     N = params.W.shape[-1]
     lam = torch.empty_like(states) if out is None else out
-    # Vᵀ e[t−1] for all t at once — one product, written straight into λ[1..T].
-    if E == 1:
-        torch.mm(error.reshape(T * B, O), params.V[0], out=lam[1:].view(T * B, N))
+    # Vᵀ e[t−1] for all t at once — one product per member, written straight into λ[1..T].
+    blocks = rd.member_blocks(lam[1:])
+    if blocks is not None:
+        for e, block in enumerate(blocks):
+            torch.mm(error[:, e].reshape(T * B, O), params.V[e], out=block)
     else:
         g = torch.bmm(error.permute(1, 0, 2, 3).reshape(E, T * B, O), params.V)
         lam[1:] = g.reshape(E, T, B, N).permute(1, 0, 2, 3)
