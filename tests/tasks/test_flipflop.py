@@ -1,6 +1,7 @@
 """Flip-flop task: the window semantics of Schuessler et al.'s code (memory="last") and of
 Sussillo & Barak (memory="all"), checked against a per-trial brute-force reference."""
 
+import pytest
 import torch
 
 import rnnrank.tasks as tasks
@@ -65,3 +66,33 @@ def test_pulses_on_the_inputs():
             assert torch.equal(batch.inputs[on:on + 5, b, c], torch.full((5,), s))
         gaps = batch.info["onsets"][b].diff()
         assert bool((gaps >= 50).all()) and bool((gaps <= 150).all())  # (5..25) + settle 5
+
+
+def reference_inputs(task, batch):
+    """Inputs built entry by entry: ±amplitude on the pulsed channel for the pulse's steps."""
+    T, B, n = batch.inputs.shape
+    pulse = round(task.pulse_duration / task.dt)
+    inputs = torch.zeros(T, B, n)
+    for b in range(B):
+        for p, on in enumerate(batch.info["onsets"][b].tolist()):
+            c, s = int(batch.info["channels"][b, p]), float(batch.info["signs"][b, p])
+            for t in range(on, min(on + pulse, T)):
+                inputs[t, b, c] += s * task.input_amplitude
+    return inputs
+
+
+@pytest.mark.parametrize("memory", ["last", "all"])
+@pytest.mark.parametrize("options", [
+    {"n_bits": 2, "dt": 0.5},  # Schuessler's grid
+    {"n_bits": 3, "dt": 0.5, "interval": (0.0, 3.0), "settle": 2.0},  # pulses back to back
+    {"n_bits": 4, "dt": 0.25, "duration": 30.0, "first_pulse": 0.0, "input_amplitude": 2.0},
+])
+def test_every_entry_matches_the_reference_across_seeds(memory, options):
+    """The batched construction (all pulses at once) against the entry-by-entry reference."""
+    task = tasks.make("flipflop", memory=memory, **options)
+    for seed in range(6):
+        batch = task.sample(9, generator=torch.Generator().manual_seed(seed))
+        targets, mask = reference(task, batch)
+        assert torch.equal(batch.inputs, reference_inputs(task, batch))
+        assert torch.equal(batch.mask, mask)
+        assert torch.equal(batch.targets * batch.mask, targets * mask)

@@ -69,31 +69,35 @@ class FlipFlop(Task):
         channels = torch.randint(self.n_bits, (batch_size, n_pulses), generator=generator)
         signs = torch.randint(2, (batch_size, n_pulses), generator=generator) * 2 - 1
         pulse, settle = self.steps(self.pulse_duration), self.steps(self.settle)
+        # All pulses at once (a loop over them cost ~1 ms per batch, a sweep draws one batch per
+        # member and update). Onsets are increasing and spaced by ≥ settle ≥ pulse, so each
+        # (time, trial) lies in at most one pulse and one target window, and for each channel the
+        # last pulse begun on it decides that channel's target and mask.
+        time = torch.arange(T)[:, None, None]  # [T, 1, 1]
+        on = onsets[None]  # [1, B, P]
+        nxt = torch.cat([onsets[:, 1:], torch.full_like(onsets[:, :1], T)], dim=1)[None]
+        onehot = torch.nn.functional.one_hot(channels, self.n_bits).float()  # [B, P, C]
+        signed = onehot * signs[..., None].float()  # [B, P, C]
+        in_pulse = ((time >= on) & (time < on + pulse)).float()  # [T, B, P]
+        inputs = torch.einsum("tbp,bpc->tbc", in_pulse, signed) * self.input_amplitude
+        if self.memory == "last":
+            window = ((time >= on + settle) & (time < nxt)).float()  # [T, B, P]
+            targets = torch.einsum("tbp,bpc->tbc", window, signed) * self.target_amplitude
+            mask = window.sum(2, keepdim=True).expand(-1, -1, self.n_bits).contiguous()
+        else:
+            # for each channel: the sign of the last pulse whose settle time has passed (the
+            # target holds it through later pulses' settling), and whether the last pulse begun
+            # has settled (the mask is 0 while the output may move)
+            index = torch.arange(n_pulses).view(1, 1, -1, 1)
+            on_channel = onehot.bool()[None]  # [1, B, P, C]
 
-        inputs = torch.zeros(T, batch_size, self.n_bits)
-        targets = torch.zeros(T, batch_size, self.n_bits)
-        mask = torch.zeros(T, batch_size, self.n_bits)
-        time = torch.arange(T)[:, None]  # [T, 1]
-        rows = torch.arange(batch_size)
-        for p in range(n_pulses):
-            on = onsets[:, p]  # [B]
-            nxt = onsets[:, p + 1] if p + 1 < n_pulses else torch.full_like(on, T)
-            ch, sg = channels[:, p], signs[:, p].float()
-            in_pulse = (time >= on) & (time < on + pulse)  # [T, B]
-            inputs[:, rows, ch] += in_pulse * sg * self.input_amplitude
-            window = (time >= on + settle) & (time < nxt)  # [T, B]
-            if self.memory == "last":
-                targets[window] = 0.0
-                mask[window] = 1.0
-                targets[:, rows, ch] += window * sg * self.target_amplitude
-            else:
-                hold = time >= on + settle  # the bit holds until overwritten by a later pulse
-                targets[:, rows, ch] = torch.where(hold, sg * self.target_amplitude,
-                                                   targets[:, rows, ch])
-                mask[:, rows, ch] = torch.where(hold, 1.0, mask[:, rows, ch])
-                # Between a pulse and the end of its settle time the output may move: unmask it.
-                moving = (time >= on) & (time < on + settle)
-                mask[:, rows, ch] = torch.where(moving, 0.0, mask[:, rows, ch])
+            def last(started):  # [T, B, P] → index of the last such pulse per channel, or −1
+                return torch.where(started[..., None] & on_channel, index, -1).amax(2)
+
+            held, begun = last(time >= on + settle), last(time >= on)  # [T, B, C]
+            sign = torch.gather(signs[None].expand(T, -1, -1), 2, held.clamp(min=0)).float()
+            targets = torch.where(held >= 0, sign * self.target_amplitude, 0.0)
+            mask = ((begun >= 0) & (begun == held)).float()
         return Batch(inputs, targets, mask, {"onsets": onsets, "channels": channels,
                                              "signs": signs})
 
