@@ -1,9 +1,10 @@
 """What a user sees of a sweep's speed, quiet and with another CPU-bound process running.
 
-A Schuessler-sized grid — flip-flop (2 bits, duration 50, dt 0.5: T = 100 steps), N = 256, batch
-32, BPTT + Adam, 16 networks (4 gains × 4 seeds), ``--steps`` updates each (default 200, a fifth
-of the paper's 1000) — runs through ``run_sweep`` (the code of ``rnnrank sweep``, local backend,
-its default layout of workers × threads). Printed per condition:
+A Schuessler-sized grid — flip-flop (2 bits, memory "last", duration 50, dt 0.5: T = 100 steps),
+N = 256, batch 32, BPTT + Adam, 16 networks (4 gains × 4 seeds), ``--steps`` updates each
+(default 200, a fifth of the paper's 1000) — runs through ``run_sweep`` (the code of
+``rnnrank sweep``, local backend, its default layout of workers × threads). Printed per
+condition:
 
 - network-updates per second, and how much of the wall time the training loops took (the rest
   is fixed cost: starting and importing the workers, torch.optim's one-time import of
@@ -48,7 +49,7 @@ from rnnrank.sweep.backends import available_cores, local_layout
 
 N, B, DT, DURATION = 256, 32, 0.5, 50.0
 GAINS, SEEDS = (0.0, 0.6, 1.2, 1.8), (0, 1, 2, 3)
-TASK = {"n_bits": 2, "duration": DURATION}
+TASK = {"n_bits": 2, "memory": "last", "duration": DURATION}  # Schuessler's variant
 
 
 def _gemm_rate(seconds: float, q) -> None:

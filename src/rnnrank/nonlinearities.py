@@ -12,6 +12,7 @@ Add one with ``register_nonlinearity(Nonlinearity("name", f, df))``.
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -87,29 +88,37 @@ def _tanh_derivative_into(x: Tensor, r: Tensor, out: Tensor) -> Tensor:
                          out=out)
 
 
-# ATen's float32 tanh on CPU is not vectorised on any code path of torch 2.13 (143 µs for
-# 65 536 values under default, avx2 and avx512 alike), while its sigmoid is: 26-40 µs for
-# tanh x = 2σ(2x) − 1 (four passes) under avx2/avx512, 145 µs under default
-# (benchmarks/bench_sweep.py --kernels measures both). The identity is exact; its float32
-# round-off is absolute, ≤ 1.8e-7 (1.5 ulp of 1) against 3e-8 for torch.tanh — the size of the
-# round-off of the recurrent product W φ(x) this feeds, so the hot loops take it where it is
-# faster. float64 (the theory tests' dtype) and the autograd path keep torch.tanh.
-_FAST_TANH_CAPABILITIES = ("AVX2", "AVX512")
+# ATen's float32 tanh on CPU is not vectorised on any code path of torch 2.13 (135-143 µs for
+# 65 536 values under default, avx2 and avx512 alike; AMD EPYC). Two exact identities are faster
+# (benchmarks/bench_sweep.py --kernels measures them): under avx2/avx512, whose sigmoid is
+# vectorised, tanh x = 2σ(2x) − 1 (four passes: 28-43 µs); under default, whose exp is the only
+# fast op, tanh x = 1 − 2/(e^{2x} + 1) (six passes: 106 µs). Their float32 round-off is absolute,
+# ≤ 1.8e-7 (1.5 ulp of 1) against 3e-8 for torch.tanh — the size of the round-off of the recurrent
+# product W φ(x) this feeds — so the hot loops take them. float64 (the theory tests' dtype), other
+# architectures (unmeasured) and the autograd path keep torch.tanh.
+_TANH_ROUTES = {"AVX2": "sigmoid", "AVX512": "sigmoid", "DEFAULT": "exp"}
 
 
-def fast_tanh_applies(x: Tensor) -> bool:
-    """Whether ``tanh_into`` takes the sigmoid route for ``x`` (float32 on a vectorised CPU)."""
-    return (x.dtype == torch.float32 and x.device.type == "cpu"
-            and torch.backends.cpu.get_cpu_capability() in _FAST_TANH_CAPABILITIES)
+def tanh_route(x: Tensor) -> str:
+    """How ``tanh_into`` computes tanh of ``x``: "sigmoid", "exp" or "tanh" (torch.tanh)."""
+    if (x.dtype != torch.float32 or x.device.type != "cpu"
+            or platform.machine().lower() not in ("x86_64", "amd64")):
+        return "tanh"
+    return _TANH_ROUTES.get(torch.backends.cpu.get_cpu_capability(), "tanh")
 
 
 def tanh_into(x: Tensor, out: Tensor) -> Tensor:
-    """tanh(x) written into ``out`` (``out`` may be ``x``): 2σ(2x) − 1 where that is faster."""
-    if not fast_tanh_applies(x):
-        return torch.tanh(x, out=out)
-    torch.mul(x, 2.0, out=out)
-    torch.sigmoid(out, out=out)
-    return out.mul_(2.0).sub_(1.0)
+    """tanh(x) written into ``out`` (``out`` may be ``x``), by the fastest exact route."""
+    route = tanh_route(x)
+    if route == "sigmoid":
+        torch.mul(x, 2.0, out=out)
+        torch.sigmoid(out, out=out)
+        return out.mul_(2.0).sub_(1.0)
+    if route == "exp":  # e^{2x} overflows to inf for x > 44: 1 − 2/inf = 1, as it should
+        torch.mul(x, 2.0, out=out)
+        out.exp_().add_(1.0).reciprocal_()
+        return out.mul_(-2.0).add_(1.0)
+    return torch.tanh(x, out=out)
 
 
 register_nonlinearity(Nonlinearity("tanh", torch.tanh, lambda x, r: 1.0 - r * r,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import platform
 
 import pytest
 import torch
 
-from rnnrank.nonlinearities import fast_tanh_applies, get_nonlinearity, tanh_into
+import rnnrank.nonlinearities as nl
+from rnnrank.nonlinearities import get_nonlinearity, tanh_into, tanh_route
 
 
 def _grid() -> torch.Tensor:
@@ -20,8 +22,12 @@ def _grid() -> torch.Tensor:
                                    dtype=torch.float64)])
 
 
+@pytest.mark.parametrize("route", ["sigmoid", "exp", "tanh"])
 @pytest.mark.parametrize("dtype, atol", [(torch.float32, 2.5e-7), (torch.float64, 1e-15)])
-def test_tanh_into_is_tanh_to_float_round_off(dtype, atol):
+def test_tanh_into_is_tanh_to_float_round_off(route, dtype, atol, monkeypatch):
+    """Each route, whichever this machine's CPU path would pick (float64 keeps torch.tanh)."""
+    if dtype == torch.float32:
+        monkeypatch.setattr(nl, "tanh_route", lambda x: route)
     x64 = _grid()
     x = x64.to(dtype)
     out = torch.empty_like(x)
@@ -33,8 +39,10 @@ def test_tanh_into_is_tanh_to_float_round_off(dtype, atol):
     assert torch.equal(out[x == 0], torch.zeros_like(out[x == 0]))
 
 
-def test_tanh_into_may_write_over_its_input_and_keeps_nan():
-    x = torch.tensor([0.3, -2.0, math.nan, 5.0])
+@pytest.mark.parametrize("route", ["sigmoid", "exp", "tanh"])
+def test_tanh_into_may_write_over_its_input_and_keeps_nan(route, monkeypatch):
+    monkeypatch.setattr(nl, "tanh_route", lambda x: route)
+    x = torch.tensor([0.3, -2.0, math.nan, 5.0, 60.0, -60.0])
     expected = torch.tanh(x.double())
     tanh_into(x, x)
     assert torch.isnan(x[2])
@@ -42,10 +50,12 @@ def test_tanh_into_may_write_over_its_input_and_keeps_nan():
     assert (x.double()[keep] - expected[keep]).abs().max().item() <= 2.5e-7
 
 
-def test_fast_route_only_for_float32_on_a_vectorised_cpu():
+def test_fast_routes_only_for_float32_on_x86():
     cap = torch.backends.cpu.get_cpu_capability()
-    assert fast_tanh_applies(torch.zeros(1)) == (cap in ("AVX2", "AVX512"))
-    assert not fast_tanh_applies(torch.zeros(1, dtype=torch.float64))
+    expected = {"AVX2": "sigmoid", "AVX512": "sigmoid", "DEFAULT": "exp"}.get(cap, "tanh")
+    x86 = platform.machine().lower() in ("x86_64", "amd64")
+    assert tanh_route(torch.zeros(1)) == (expected if x86 else "tanh")
+    assert tanh_route(torch.zeros(1, dtype=torch.float64)) == "tanh"
 
 
 def test_registered_tanh_uses_it_in_the_hot_loops():
