@@ -45,7 +45,7 @@ import torch
 
 import rnnrank as rr
 from rnnrank.sweep import run_sweep
-from rnnrank.sweep.backends import available_cores, local_layout
+from rnnrank.sweep.backends import available_cores
 
 N, B, DT, DURATION = 256, 32, 0.5, 50.0
 GAINS, SEEDS = (0.0, 0.6, 1.2, 1.8), (0, 1, 2, 3)
@@ -91,7 +91,7 @@ def timed_sweep(spec: dict) -> dict:
         assert (table["status"] == "completed").all(), table[["status", "message"]]
     finally:
         shutil.rmtree(out, ignore_errors=True)
-    workers, threads = local_layout(len(table))
+    workers, threads = table.attrs["layout"]
     return {"wall_s": wall, "train_s": float(table["seconds"].max()),
             "updates": int(len(table) * spec["train"]["steps"]), "layout": f"{workers}×{threads}"}
 
@@ -155,9 +155,36 @@ def _time(fn, seconds: float = 0.5) -> float:
     return (time.perf_counter() - t0) / n
 
 
+def _time_first_workspace():
+    """A BPTT workspace whose buffers are time-first in memory ([T+1, E, B, N] contiguous: each
+    step's product writes a contiguous block, the gradient products then copy per member)."""
+    from rnnrank.learning.rate_bptt import Workspace
+
+    class TimeFirst(Workspace):
+        def get(self, name, like, dtype, device):
+            E, T1, B_, N_ = like
+            return super().get(name, (T1, E, B_, N_), dtype, device).permute(1, 0, 2, 3)
+
+    return TimeFirst()
+
+
+def _update_ms(workspace) -> float:
+    """ms of one rate_bptt update of the 8-member ensemble a worker trains, at this layout."""
+    from rnnrank.learning.rate_bptt import rate_bptt
+
+    task = rr.tasks.make("flipflop", dt=DT, **TASK)
+    model = rr.RateRNN(task.n_in, N, task.n_out, dt=DT, gain=[0.6] * KERNEL_E,
+                       seed=list(range(KERNEL_E)))
+    batch = task.sample(B, generator=torch.Generator().manual_seed(0))
+    return _time(lambda: rate_bptt(model, batch.inputs, lambda y: task.loss(y, batch),
+                                   workspace=workspace), seconds=2.0) * 1e3
+
+
 def kernels() -> dict:
     """µs per call of the hot loops' kernels at this process's code path (E = 8, B = 32,
-    N = 256, T = 100): φ, and one recurrent step's product by layout and thread count."""
+    N = 256, T = 100): φ, one recurrent step's product by layout and thread count, and a whole
+    BPTT update (ms) with the member-first buffers rnnrank uses against time-first ones."""
+    from rnnrank.learning.rate_bptt import Workspace
     from rnnrank.nonlinearities import tanh_into
 
     E, T = KERNEL_E, int(DURATION / DT)
@@ -172,6 +199,8 @@ def kernels() -> dict:
         for name, buf in (("member_first", member_first), ("time_first", time_first)):
             row[f"step_{name}_{threads}t_us"] = _time(
                 lambda buf=buf: buf[51].baddbmm_(buf[50], Wt, alpha=0.5)) * 1e6
+        row[f"update_member_first_{threads}t_ms"] = _update_ms(Workspace())
+        row[f"update_time_first_{threads}t_ms"] = _update_ms(_time_first_workspace())
     return row
 
 
@@ -184,14 +213,17 @@ def kernel_table() -> None:
                              capture_output=True, text=True, check=True)
         rows[cap] = json.loads(res.stdout.strip().splitlines()[-1])
     keys = list(next(iter(rows.values())))
-    print(f"{'µs per call (E=8, B=32, N=256)':<34}" + "".join(f"{c:>9}" for c in rows))
+    print(f"{'µs (ms: update) per call, E=8':<34}" + "".join(f"{c:>9}" for c in rows))
     for k in keys:
         print(f"{k:<34}" + "".join(f"{rows[c][k]:9.1f}" for c in rows))
     threads = sorted({1, available_cores()})
     for c, r in rows.items():
+        def ratio(kind, t, unit, r=r):
+            return r[f"{kind}_member_first_{t}t_{unit}"] / r[f"{kind}_time_first_{t}t_{unit}"]
+
         print(f"{c}: tanh / tanh_into = {r['tanh_us'] / r['tanh_into_us']:.2f}; member-first / "
-              "time-first step = " + ", ".join(
-                  f"{r[f'step_member_first_{t}t_us'] / r[f'step_time_first_{t}t_us']:.2f} on "
+              "time-first: " + ", ".join(
+                  f"step {ratio('step', t, 'us'):.2f} update {ratio('update', t, 'ms'):.2f} on "
                   f"{t} thread{'s' * (t > 1)}" for t in threads))
     print(json.dumps(rows))
 

@@ -550,10 +550,8 @@ def sweep(
     counts = table["status"].value_counts().to_dict()
     summary = {"sweep": str(out), "runs": len(table), **{k: int(v) for k, v in counts.items()},
                "table": str(out / "table.csv"), "seconds": round(seconds, 2)}
-    if backend == "local":
-        from rnnrank.sweep.backends import local_layout
-
-        n_workers, n_threads = local_layout(len(table), workers)
+    if "layout" in table.attrs:
+        n_workers, n_threads = table.attrs["layout"]
         summary["workers"] = f"{n_workers} process(es) × {n_threads} torch thread(s)"
     if "steps_done" in table:
         trained = float(table["steps_done"].fillna(0).sum()) - before

@@ -55,3 +55,30 @@ def test_finished_runs_are_skipped_and_started_ones_continue_alone(tmp_path):
     # a completed run asked for more steps is not finished: it continues alone
     longer = load_spec({"train": {**BASE, "steps": 8}, "grid": {"seed": [0, 1, 2, 3]}})
     assert runs[0].name in [r["name"] for j in plan(longer, tmp_path) for r in j["runs"]]
+
+
+@pytest.mark.parametrize("device, gpu", [("cpu", False), ("cuda", True), ("cuda:1", True)])
+def test_runs_on_a_gpu_default_to_one_worker_training_the_whole_grid(device, gpu, tmp_path,
+                                                                     monkeypatch):
+    """One process per core on the CPU; on a GPU one process, so that the grid's networks share
+    one ensemble on the device instead of slices of it contending from several processes."""
+    from rnnrank.sweep import runner
+
+    monkeypatch.setattr(runner, "available_cores", lambda: 8)
+    runs = load_spec({"train": {**BASE, "device": device},
+                      "grid": {"gain": [0.5, 1.0], "seed": [0, 1, 2, 3]}}).expand()
+    workers = runner.default_workers(runs)
+    assert workers == (1 if gpu else 8)
+    assert _sizes(plan(load_spec({"train": BASE, "grid": {"gain": [0.5, 1.0],
+                                                          "seed": [0, 1, 2, 3]}}),
+                       tmp_path, workers=workers)) == ([8] if gpu else [1] * 8)
+
+
+def test_auto_device_means_the_gpu_only_where_there_is_one(monkeypatch):
+    from rnnrank.learning.schema import resolve_device
+
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    assert resolve_device("auto") == "cpu"
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    assert resolve_device("auto") == "cuda"
+    assert resolve_device("cuda:1") == "cuda:1"

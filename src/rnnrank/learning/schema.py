@@ -97,13 +97,14 @@ def build_run(options: dict, *, gain=None, seed=None,
                     seed=o["seed"] if seed is None else seed,
                     nonlinearity=o["nonlinearity"], dt=o["dt"], tau=o["tau"], noise=o["noise"],
                     init=o["init"], trainable=tuple(o["trainable"]),
-                    dtype=getattr(torch, o["dtype"]), device=_device(o["device"]))
+                    dtype=getattr(torch, o["dtype"]), device=resolve_device(o["device"]))
     config = TrainConfig(**{k: o[k] for k in TRAIN_OPTIONS})
     hooks = [] if o["flossing"] is None else [Flossing(**o["flossing"])]
     return model, task, config, hooks
 
 
-def _device(name: str) -> str:
+def resolve_device(name: str) -> str:
+    """The torch device a run's ``device`` option names ("auto": cuda where available)."""
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return name

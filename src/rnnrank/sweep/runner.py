@@ -11,7 +11,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from ..store.atomic import write_json_atomic, write_yaml_atomic
-from .backends import available_cores, execute
+from .backends import available_cores, execute, local_layout
 from .collect import collect
 from .planner import plan, run_dir
 from .spec import SweepSpec, load_spec
@@ -28,11 +28,13 @@ def run_sweep(spec: str | Path | dict | SweepSpec, out: str | Path, *, backend: 
             process), ``"slurm"`` (submitit: ``partition``, ``time`` minutes, ``cpus_per_job``,
             ``gpus_per_job``, ``mem_gb``, ``cluster``) or ``"ray"`` (``address``,
             ``cpus_per_job``).
-        workers: local processes (default: one per core, at most one per job).
+        workers: local processes (default: one per core, at most one per job; one when the
+            runs train on a GPU, ``default_workers``).
         progress: a rich progress bar over the sweep's runs.
 
     Returns:
-        ``collect(out)``: a pandas DataFrame, one row per run.
+        ``collect(out)``: a pandas DataFrame, one row per run; for the local backend
+        ``table.attrs["layout"]`` is the (worker processes, torch threads each) it ran with.
     """
     spec = spec if isinstance(spec, SweepSpec) else load_spec(spec)
     runs = spec.expand()
@@ -42,14 +44,30 @@ def run_sweep(spec: str | Path | dict | SweepSpec, out: str | Path, *, backend: 
     write_yaml_atomic(out / "sweep.yaml", spec.to_dict())
     write_json_atomic(out / "plan.json", {"name": spec.name, "kind": spec.kind, "runs": [
         {**r.to_dict(), "dir": str(run_dir(out, r).relative_to(out))} for r in runs]})
-    n_workers = workers if workers is not None else available_cores()
+    n_workers = workers if workers is not None else default_workers(runs)
     jobs = plan(spec, out, workers=n_workers if backend == "local" else 1)
     todo = sum(len(j["runs"]) for j in jobs)
     with _progress(progress, len(runs), len(runs) - todo, spec.name) as advance:
-        execute(jobs, backend, out, on_result=advance, workers=workers, **backend_options)
+        execute(jobs, backend, out, on_result=advance,
+                workers=n_workers if backend == "local" else workers, **backend_options)
     if (out / "groups").is_dir() and not any((out / "groups").iterdir()):
         (out / "groups").rmdir()
-    return collect(out)
+    table = collect(out)
+    if backend == "local":
+        table.attrs["layout"] = local_layout(len(jobs), n_workers)  # (processes, threads)
+    return table
+
+
+def default_workers(runs) -> int:
+    """Local worker processes when none are asked for: one per core for training on the CPU;
+    one when runs train on a GPU, so that a single process trains every network of a group as one
+    ensemble on the device (several processes would share it, each with a slice of the grid)."""
+    from ..learning.schema import resolve_device
+
+    if any(r.kind == "train" and resolve_device(r.options.get("device", "cpu")) != "cpu"
+           for r in runs):
+        return 1
+    return available_cores()
 
 
 def validate_runs(runs) -> None:
