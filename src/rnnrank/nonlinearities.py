@@ -12,6 +12,7 @@ Add one with ``register_nonlinearity(Nonlinearity("name", f, df))``.
 
 from __future__ import annotations
 
+import functools
 import platform
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -99,12 +100,19 @@ def _tanh_derivative_into(x: Tensor, r: Tensor, out: Tensor) -> Tensor:
 _TANH_ROUTES = {"AVX2": "sigmoid", "AVX512": "sigmoid", "DEFAULT": "exp"}
 
 
-def tanh_route(x: Tensor) -> str:
-    """How ``tanh_into`` computes tanh of ``x``: "sigmoid", "exp" or "tanh" (torch.tanh)."""
-    if (x.dtype != torch.float32 or x.device.type != "cpu"
-            or platform.machine().lower() not in ("x86_64", "amd64")):
+@functools.cache
+def _cpu_tanh_route() -> str:
+    """This process's float32 CPU route (the code path is fixed when torch loads)."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
         return "tanh"
     return _TANH_ROUTES.get(torch.backends.cpu.get_cpu_capability(), "tanh")
+
+
+def tanh_route(x: Tensor) -> str:
+    """How ``tanh_into`` computes tanh of ``x``: "sigmoid", "exp" or "tanh" (torch.tanh)."""
+    if x.dtype != torch.float32 or x.device.type != "cpu":
+        return "tanh"
+    return _cpu_tanh_route()
 
 
 def tanh_into(x: Tensor, out: Tensor) -> Tensor:
