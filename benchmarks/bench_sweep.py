@@ -231,7 +231,7 @@ def kernel_table() -> None:
 def paper_grid(steps: int, full_steps: int = 1000) -> None:
     """The Schuessler flip-flop grid through the sweep for ``steps`` updates, extrapolated."""
     from rnnrank.experiments.schuessler2020 import paper
-    from rnnrank.experiments.schuessler2020_full import sweep_spec
+    from rnnrank.experiments.schuessler2020.full import sweep_spec
 
     spec = sweep_spec("flipflop", paper())
     spec["train"].update(steps=steps)

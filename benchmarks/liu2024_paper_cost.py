@@ -17,7 +17,7 @@ import torch
 
 import rnnrank as rr
 from rnnrank.experiments import liu2024 as liu
-from rnnrank.experiments import liu2024_dynamics as dyn
+from rnnrank.experiments.liu2024 import dynamics as dyn
 
 
 def measure(setup: liu.Setup) -> dict:

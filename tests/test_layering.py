@@ -13,7 +13,7 @@ SRC = Path(rnnrank.__file__).parent
 # Lowest first. A run directory's readers live in ``store`` (above the models and tasks they
 # rebuild); every page and figure of a run in ``report``; the command line on top.
 FLOORS = (
-    {"_version", "registry", "ensemble", "nonlinearities"},
+    {"_version", "registry", "ensemble", "nonlinearities", "stats"},
     {"tasks", "models"},
     {"losses", "store"},
     {"analysis", "dynamics", "fitting"},
@@ -74,8 +74,10 @@ def test_analysis_does_not_depend_on_training():
 
 
 def test_experiment_modules_do_not_import_each_other_in_a_cycle():
-    exp = {p.stem: {m.split(".")[-1] for m in _imports(p) if m.startswith("rnnrank.experiments.")}
-           for p in (SRC / "experiments").glob("*.py")}
+    exp = {".".join(p.relative_to(SRC / "experiments").with_suffix("").parts):
+           {m.removeprefix("rnnrank.experiments.") for m in _imports(p)
+            if m.startswith("rnnrank.experiments.")}
+           for p in (SRC / "experiments").rglob("*.py")}
     for name, deps in exp.items():
         for dep in deps:
             assert name not in exp.get(dep, set()), f"{name} and {dep} import each other"

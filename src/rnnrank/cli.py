@@ -264,37 +264,54 @@ def reproduce(
         "--dry-run", help="With --full: print the jobs still to run, run nothing.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
-    """Train, analyse and write the report of a paper's experiments (resumes saved runs)."""
+    """Train, analyse and write the report of a paper's experiments (resumes saved runs); print
+    a verdict per claim beside the paper's value."""
     from rnnrank.experiments import REPRODUCTIONS
+    from rnnrank.experiments import reproduce as drive
 
     if paper not in REPRODUCTIONS:
-        raise BadInput(f"unknown paper {paper!r}; choose one of {sorted(REPRODUCTIONS)}")
+        raise BadInput(f"unknown paper {paper!r}; choose one of {REPRODUCTIONS.names()}")
+    rep = REPRODUCTIONS.get(paper)()
+    if (full or dry_run) and not rep.supports_full:
+        raise BadInput(f"{paper} has no --full run; drop --full/--dry-run")
+    if full and quick:
+        raise BadInput("--full runs the paper's setup as sweeps; drop --quick")
+    if dry_run and not full:
+        raise BadInput("--dry-run plans the --full run; add --full")
     out = out if out is not None else Path("runs") / paper
-    if full:
-        if paper != "schuessler2020" or quick:
-            raise BadInput("--full runs schuessler2020's paper setup as sweeps; drop --quick "
-                           "(other papers: no --full)")
-        from rnnrank.experiments import schuessler2020 as s20
-        from rnnrank.experiments import schuessler2020_full as s20_full
-
-        if dry_run:
-            jobs = s20_full.plan_full(s20.paper(), out, workers=workers or 1)
-            _emit({"paper": paper, "jobs": {t: [len(j["runs"]) for j in js]
-                                            for t, js in jobs.items()},
-                   "networks": sum(len(j["runs"]) for js in jobs.values() for j in js)},
-                  as_json)
-            return
-        results = s20_full.reproduce_full(out, backend=backend, workers=workers,
-                                          progress=not as_json)
-        _emit({"paper": paper, "report": str(out / "index.md"), "seconds": results["seconds"],
-               "networks": len(results["networks"])}, as_json)
+    if dry_run:
+        jobs = rep.plan(out, workers=workers or 1)
+        _emit({"paper": paper, "jobs": {t: [len(j["runs"]) for j in js]
+                                        for t, js in jobs.items()},
+               "networks": sum(len(j["runs"]) for js in jobs.values() for j in js)}, as_json)
         return
-    results = REPRODUCTIONS[paper](out, quick_run=quick, progress=not as_json)
-    summary = {"paper": paper, "report": str(out / "index.md"), "seconds": results["seconds"],
-               "networks": len(results["networks"])}
-    if "verdicts" in results:
-        summary["verdicts"] = {k: v["verdict"] for k, v in results["verdicts"].items()}
-    _emit(summary, as_json)
+    options = {"backend": backend, "workers": workers} if full else {}
+    result = drive(paper, out, quick=quick, full=full, progress=not as_json, **options)
+    if as_json:
+        _emit(result.summary(), True)
+        return
+    _print_verdicts(result)
+
+
+def _print_verdicts(result) -> None:
+    """The claims of a reproduction as one table (claim, paper, ours, verdict), then where the
+    report is: the same layout for every paper."""
+    from rich.console import Console
+    from rich.table import Table
+
+    colour = {"reproduced": "green", "not reproduced": "red", "inconclusive": "yellow",
+              "partly reproduced": "yellow"}
+    table = Table(title=f"{result.paper}: {len(result.claims)} claims", show_lines=False)
+    for name in ("claim", "paper", "ours", "verdict"):
+        table.add_column(name, overflow="fold")
+    for c in result.claims:
+        v = str(c.verdict)
+        table.add_row(c.text or c.key, c.paper, c.ours, f"[{colour.get(v, 'white')}]{v}[/]")
+    console = Console()
+    console.print(table)
+    counts = ", ".join(f"{n} {v}" for v, n in sorted(result.counts().items()))
+    console.print(f"{counts}. Report: {result.report} ({result.seconds:.0f} s, "
+                  f"{result.networks} networks)")
 
 
 @app.command(epilog="Example: rnnrank analyze runs/ff --matrix-rank --tensor-rank --ranks 1-8 "

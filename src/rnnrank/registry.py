@@ -36,3 +36,6 @@ class Registry(Generic[T]):
 
     def __contains__(self, name: str) -> bool:
         return name in self._items
+
+    def __iter__(self):
+        return iter(self.names())

@@ -12,7 +12,7 @@ import torch
 
 import rnnrank as rr
 from rnnrank.experiments import liu2024 as liu
-from rnnrank.experiments import liu2024_dynamics as dyn
+from rnnrank.experiments.liu2024 import dynamics as dyn
 
 # Mante, g = 2, N = 48, seed 0: driven λ_max −0.128 → −0.011 per τ after 40 updates (measured,
 # ~1 s); −0.073 → −0.046 for seed 1. The margin asks for a move of 0.03 toward 0.
@@ -97,6 +97,10 @@ def test_tiny_reproduction_writes_results_verdicts_and_report(tmp_path):
         assert v[key]["verdict"] in ("reproduced", "not reproduced", "inconclusive",
                                      "partly reproduced")
     assert set(v["claim3_flossing_improves"]["per_task"]["reach"]) == {"eprop", "rflo"}
+    framework = json.loads((tmp_path / "results.json").read_text())["claim_verdicts"]
+    assert [c["verdict"] for c in framework] == [v[k]["verdict"] for k in (
+        "claim1_gain_shapes_bio_learning", "claim2_lambda_before_after",
+        "claim3_flossing_improves")]
     page = (tmp_path / "index.md").read_text()
     assert "| reach | eprop | 0.5 | 0.75 |" in page and "## Verdicts" in page
     # a rerun resumes every arm (nothing left to train) and still reports the whole training time

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from rnnrank.experiments import liu2024_verdicts as v
+from rnnrank.experiments.liu2024 import claims as v
 
 GAINS = (0.5, 1.0, 1.5, 2.0)
 JITTER = (-1.0, 0.0, 1.0, 0.5)  # per-seed offsets: a finite, known spread
@@ -33,12 +33,6 @@ def rows(loss, *, floss_delta=None, lam_init=None, lam_final=None, eps=0.01):
 
 
 U = [4e-3, 1e-3, 1e-3, 4e-3]
-
-
-def test_mean_se_is_the_sample_standard_error():
-    m, se, n = v.mean_se([1.0, 2.0, 3.0, float("nan")])
-    assert (m, n) == (2.0, 3) and se == pytest.approx(1.0 / math.sqrt(3))
-    assert math.isnan(v.mean_se([1.0])[1]) and v.mean_se([])[2] == 0
 
 
 def test_claim1_alike_opposite_and_flat_curves():

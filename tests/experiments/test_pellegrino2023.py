@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rnnrank.experiments import pellegrino2023 as P
-from rnnrank.experiments import pellegrino2023_teacher as T
+from rnnrank.experiments.pellegrino2023 import teacher as T
 from rnnrank.fitting import record_network
 from rnnrank.learning import masked_mse
 from rnnrank.models import RateRNN

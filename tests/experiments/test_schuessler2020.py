@@ -13,7 +13,7 @@ import yaml
 
 from rnnrank.analysis import functional_rank, performance_vs_rank
 from rnnrank.experiments import schuessler2020 as s20
-from rnnrank.experiments import schuessler2020_claims as claims
+from rnnrank.experiments.schuessler2020 import claims
 
 
 def test_paper_setup_trains_what_the_paper_states():
@@ -177,6 +177,9 @@ def test_tiny_reproduction_writes_claims_results_and_the_report(tmp_path):
     assert saved["claims"] and all(c["verdict"] in ("reproduced", "not reproduced",
                                                     "inconclusive") for c in saved["claims"])
     assert any("n_rec" in d for d in saved["differences_from_paper"])
+    # the framework's claims are the module's claim rows, verdict for verdict
+    assert [c["verdict"] for c in saved["claim_verdicts"]] == [c["verdict"]
+                                                               for c in saved["claims"]]
     page = (tmp_path / "index.md").read_text()
     assert "| flipflop | 0.9 |" in page and "(5)" in page  # paper's functional rank at g=0.9
     assert "Differences from the paper" in page
@@ -185,7 +188,7 @@ def test_tiny_reproduction_writes_claims_results_and_the_report(tmp_path):
 
 
 def test_lstm_experiment_truncations_are_exact_at_the_ends(tmp_path):
-    from rnnrank.experiments.schuessler2020_lstm import LSTMSetup, lstm_table, run_lstm
+    from rnnrank.experiments.schuessler2020.lstm import LSTMSetup, lstm_table, run_lstm
 
     setup = LSTMSetup(hidden=6, steps=4, record_every=2, ranks=(0, 1, 6, 24), test_batch=64,
                       task={"vocab": 30, "embed": 5, "length": 8, "clause": (2, 4)})
@@ -209,7 +212,7 @@ def test_lstm_experiment_truncations_are_exact_at_the_ends(tmp_path):
 
 
 def test_full_run_plans_the_papers_145_networks_as_sweeps(tmp_path):
-    from rnnrank.experiments import schuessler2020_full as full
+    from rnnrank.experiments.schuessler2020 import full
 
     jobs = full.plan_full(s20.paper(), tmp_path)
     runs = {t: sum(len(j["runs"]) for j in js) for t, js in jobs.items()}
@@ -222,7 +225,7 @@ def test_full_run_plans_the_papers_145_networks_as_sweeps(tmp_path):
 
 @pytest.mark.slow  # ~10 s: a sweep trained, analysed, and planned again
 def test_full_run_trains_resumes_and_analyses_lone_runs(tmp_path):
-    from rnnrank.experiments import schuessler2020_full as full
+    from rnnrank.experiments.schuessler2020 import full
     from rnnrank.store.trajectory import load_trajectory
 
     setup = replace(s20.paper(), n_rec=10, steps={"flipflop": 3}, g_grid=(0.0, 0.9),

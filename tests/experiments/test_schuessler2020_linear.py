@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rnnrank.analysis import linear_theory as lt
-from rnnrank.experiments import schuessler2020_linear as lin
+from rnnrank.experiments.schuessler2020 import linear as lin
 
 
 def test_one_draw_follows_the_published_recipe():

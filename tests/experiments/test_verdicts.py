@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from rnnrank.experiments.verdicts import (
+from rnnrank.experiments.pellegrino2023.claims import (
     INCONCLUSIVE,
     NOT,
     REPRODUCED,

@@ -9,7 +9,7 @@ import sys
 
 MODULES = ("rnnrank", "rnnrank.report", "rnnrank.report.figures", "rnnrank.analysis",
            "rnnrank.report.run_matrix_rank", "rnnrank.report.run_tensor_rank",
-           "rnnrank.experiments.schuessler2020_report", "rnnrank.cli")
+           "rnnrank.experiments.schuessler2020.report", "rnnrank.cli")
 
 SCRIPT = f"""
 import importlib, sys

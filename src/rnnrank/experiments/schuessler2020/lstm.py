@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..analysis.matrix_rank import low_rank, singular_values
-from ..learning.trainer import train
-from ..models.lstm import LSTMNet
-from ..tasks import make
+from ...analysis.matrix_rank import low_rank, singular_values
+from ...learning.trainer import train
+from ...models.lstm import LSTMNet
+from ...tasks import make
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..analysis import linear_theory as lt
-from .schuessler2020_claims import mean_se
+from ...analysis import linear_theory as lt
+from .claims import mean_se_or_none
 
 
 def simulate_one(n: int, g: float, z_hat: float, lr0: float, epochs: int, seed: int,
@@ -67,13 +67,13 @@ def summarise_linear(rows: list[dict]) -> list[dict]:
     ẑ(1 − g²), learning time relative to g = 0 vs (1 − g²)²."""
     out = []
     keys = sorted({(r["z_hat"], r["g"]) for r in rows})
-    t0 = {z: mean_se(r["time_c"] for r in rows if r["z_hat"] == z and r["g"] == 0.0)[0]
+    t0 = {z: mean_se_or_none(r["time_c"] for r in rows if r["z_hat"] == z and r["g"] == 0.0)[0]
           for z in {k[0] for k in keys}}
     for z, g in keys:
         rs = [r for r in rows if r["z_hat"] == z and r["g"] == g]
-        sh, sh_se, n = mean_se(r["shuffle"] for r in rs)
-        dn, dn_se, _ = mean_se(r["delta_norm"] for r in rs)
-        tc, tc_se, n_c = mean_se(r["time_c"] for r in rs)
+        sh, sh_se, n = mean_se_or_none(r["shuffle"] for r in rs)
+        dn, dn_se, _ = mean_se_or_none(r["delta_norm"] for r in rs)
+        tc, tc_se, n_c = mean_se_or_none(r["time_c"] for r in rs)
         ref = t0.get(z)
         out.append({
             "z_hat": z, "g": g, "n": n, "n_converged": n_c,
@@ -84,6 +84,6 @@ def summarise_linear(rows: list[dict]) -> list[dict]:
             "time_ratio": None if tc is None or not ref else tc / ref,
             "time_ratio_se": None if tc_se is None or not ref else tc_se / ref,
             "time_ratio_theory": float((1 - g**2) ** 2),
-            "final_loss": mean_se(r["loss"][-1] for r in rs)[0],
+            "final_loss": mean_se_or_none(r["loss"][-1] for r in rs)[0],
         })
     return out

@@ -18,7 +18,7 @@ import dataclasses
 import numpy as np
 import torch
 
-from ..fitting import (
+from ...fitting import (
     FitOptions,
     Recording,
     fit_ltr,

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analysis import linear_theory as lt
-from ..report._mpl import new_figure
-from .schuessler2020_claims import PAPER
+from ...analysis import linear_theory as lt
+from ...report._mpl import new_figure
+from ..formatting import pm
+from ..framework import Claim, verdict_table
+from .claims import PAPER
 
 
 def _by_task_g(rows):
@@ -133,14 +135,6 @@ def _f(values) -> list[float]:
     return [np.nan if v is None else float(v) for v in values]
 
 
-def _pm(mean, se, spec=".3g"):
-    if mean is None:
-        return "—"
-    if isinstance(mean, str):
-        return mean
-    return format(mean, spec) + ("" if se is None else " ± " + format(se, ".2g"))
-
-
 def summary_rows(results) -> list[str]:
     """Per task and g: converged count, then means ± s.e. over converged networks with the
     paper's value in parentheses where it gives one."""
@@ -152,22 +146,10 @@ def summary_rows(results) -> list[str]:
         cells = []
         for k, i in (("functional_rank", 3), ("delta_norm", 1), ("shuffle_ratio", 2),
                      ("convergence_time", 0)):
-            ours = _pm(e[k], e[k + "_se"])
+            ours = pm(e[k], e[k + "_se"])
             cells.append(f"{ours} ({p[i]})" if p else ours)
         lines.append(f"| {e['task']} | {e['g']:g} | {e['n_converged']}/{e['n']} | "
-                     + " | ".join(cells) + f" | {_pm(e['final_loss'], None, '.3f')} |")
-    return lines
-
-
-def claim_rows(claims) -> list[str]:
-    lines = ["| claim | task | g | paper | ours (mean ± s.e.) | n | verdict |",
-             "|---|---|---|---|---|---|---|"]
-    for c in claims:
-        g = "" if c["g"] is None else f"{c['g']:g}"
-        paper = c["paper"] if isinstance(c["paper"], str) else f"{c['paper']:.3g}"
-        note = f" ({c['note']})" if c.get("note") else ""
-        lines.append(f"| {c['claim']} | {c['task']} | {g} | {paper} | "
-                     f"{_pm(c['ours'], c['se'])} | {c['n']} | **{c['verdict']}**{note} |")
+                     + " | ".join(cells) + f" | {pm(e['final_loss'], None, '.3f')} |")
     return lines
 
 
@@ -196,7 +178,8 @@ def write_report(results, out: Path) -> Path:
               *summary_rows(results), "", "## Claims and verdicts", "",
               "Rule: reproduced when |ours − paper| ≤ 15 % of the paper's value (at least 1 "
               "rank, or 0.15 for the shuffle ratio) + 2 s.e.; inconclusive with fewer than 2 "
-              "converged networks.", "", *claim_rows(results["claims"]), ""]
+              "converged networks.", "",
+              *verdict_table(Claim.from_dict(c) for c in results["claim_verdicts"]), ""]
     if results.get("linear_summary"):
         lines += [f"## Linear model (N = {s['linear_n']}, {s['linear_draws']} draws, SGD lr = "
                   f"lr0·(1−g²)², lr0 = {s['linear_lr0']} for ẑ = {s['linear_z_hats']}, "
@@ -205,17 +188,17 @@ def write_report(results, out: Path) -> Path:
                   "ẑ(1−g²) |", "|---|---|---|---|---|---|---|---|"]
         for r in results["linear_summary"]:
             lines.append(f"| {r['z_hat']:g} | {r['g']:g} | "
-                         f"{_pm(r['time_ratio'], r['time_ratio_se'])} | "
-                         f"{r['time_ratio_theory']:.3f} | {_pm(r['shuffle'], r['shuffle_se'])} "
+                         f"{pm(r['time_ratio'], r['time_ratio_se'])} | "
+                         f"{r['time_ratio_theory']:.3f} | {pm(r['shuffle'], r['shuffle_se'])} "
                          f"| {r['shuffle_theory']:.3f} | "
-                         f"{_pm(r['delta_norm'], r['delta_norm_se'])} | "
+                         f"{pm(r['delta_norm'], r['delta_norm_se'])} | "
                          f"{r['delta_norm_theory']:.3f} |")
         lines.append("")
     lines += ["## LSTM (2 layers; offline sentiment-memory task standing in for SST/GloVe)", ""]
     if results["lstm"] is None:
         lines += ["Not run.", ""]
     else:
-        from .schuessler2020_lstm import lstm_table, paper_lstm
+        from .lstm import lstm_table, paper_lstm
 
         ls, ref = results["lstm"]["setup"], asdict(paper_lstm())
         diff = [f"{k}: {ls[k]} (paper: {ref[k]})" for k in ("hidden", "layers", "dropout", "lr",

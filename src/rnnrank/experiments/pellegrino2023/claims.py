@@ -24,7 +24,10 @@ from __future__ import annotations
 
 import math
 
-REPRODUCED, NOT, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
+from ..formatting import num, pm
+from ..framework import Claim, Verdict
+
+REPRODUCED, NOT, INCONCLUSIVE = Verdict.REPRODUCED, Verdict.NOT, Verdict.INCONCLUSIVE
 
 
 def _v(verdict: str, reason: str) -> dict:
@@ -95,3 +98,32 @@ def recovery_verdict(angle: tuple[float, float], angle_chance_p5: float,
     if not a_ok and not c_ok:
         return _v(NOT, "neither beats chance: " + text)
     return _v(INCONCLUSIVE, "one of two beats chance: " + text)
+
+
+def decided(results: dict) -> list[Claim]:
+    """The four verdicts of ``results["verdicts"]`` as ``Claim``s, numbers beside them."""
+    v = results["verdicts"]
+    i, ii, iii, iv = (v[k] for k in ("i_true_rank_low", "ii_cv_rank_matches",
+                                     "iii_factor_recovery", "iv_learning_score"))
+    chance = iii["chance"]
+    return [
+        Claim("i_true_rank_low", "(i) the teacher's ΔW(k) tensor has low CP rank", i["verdict"],
+              i["paper"], f"CP rank {i['true_cp_rank']}, relative error "
+              f"{num(i['relative_error'])}", i["reason"], statistic=i["true_cp_rank"]),
+        Claim("ii_cv_rank_matches", "(ii) the rank chosen by cross-validation from activity "
+              "matches the teacher's", ii["verdict"], ii["paper"],
+              f"chosen on learning score {ii['chosen_rank_learning']}, on error "
+              f"{ii['chosen_rank_error']}; true {ii['true_cp_rank']}", ii["reason"]),
+        Claim("iii_factor_recovery", "(iii) fitted factors recover the teacher's better than "
+              "chance", iii["verdict"], iii["paper"],
+              f"mean angle {pm(*iii['mean_angle'][:2], '.1f')}° (chance 5th pct "
+              f"{num(chance['angle_p5'], '.1f')}°); R² of c {pm(*iii['mean_c_r2'][:2])} "
+              f"(chance 95th pct {num(chance['r2_p95'])})", iii["reason"],
+              statistic=iii["mean_c_r2"][0], se=iii["mean_c_r2"][1]),
+        Claim("iv_learning_score", "(iv) an ltrRNN explains learning that a fixed RNN cannot",
+              iv["verdict"], iv["paper"],
+              f"learning score {pm(*iv['learning_score'][:2])}, null "
+              f"{pm(*iv['null_learning_score'][:2])}; budget {pm(*iv['budget'][:2], '.4f')} vs "
+              f"spread {num(iv['spread'], '.4f')} (nMSE)", iv["reason"],
+              statistic=iv["learning_score"][0], se=iv["learning_score"][1]),
+    ]

@@ -11,7 +11,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .liu2024_verdicts import R_AGREE, Z
+from ..formatting import num, pm
+from ..framework import Claim, verdict_table
+from .claims import R_AGREE, Z
 
 COLOURS = {"bptt": "black", "tbptt": "tab:blue", "eprop": "tab:red", "rflo": "tab:green"}
 CLAIMS = (("claim1_gain_shapes_bio_learning",
@@ -20,16 +22,6 @@ CLAIMS = (("claim1_gain_shapes_bio_learning",
            "(2) λ_max before/after training shows what an initialisation demands"),
           ("claim3_flossing_improves",
            "(3) gradient flossing improves bio-plausible learning (most at poor gains)"))
-
-
-def _fmt(value, spec: str = ".3g") -> str:
-    return "–" if value is None or not math.isfinite(value) else format(value, spec)
-
-
-def _pm(mean, se, spec: str = ".3g") -> str:
-    if mean is None or not math.isfinite(mean):
-        return "–"
-    return f"{mean:{spec}} ± {_fmt(se, '.2g')}"
 
 
 def _series(summary, task, rule, floss, metric):
@@ -115,26 +107,22 @@ def table(summary: list[dict]) -> list[str]:
                   == (r["task"], r["rule"], r["ini_gain"], True)), {})
         lines.append(
             f"| {r['task']} | {r['rule']} | {r['ini_gain']:g} | {r['g']:g} | "
-            f"{_pm(r['final_loss'], r['final_loss_se'])} | "
-            f"{_pm(f.get('final_loss'), f.get('final_loss_se'))} | "
-            f"{_pm(r['lambda_init'], r['lambda_init_se'])} | "
-            f"{_pm(f.get('lambda_floss'), f.get('lambda_floss_se'))} | "
-            f"{_pm(r['lambda_final'], r['lambda_final_se'])} | "
-            f"{_fmt(r['lambda_auto_init'])} → {_fmt(r['lambda_auto_final'])} | "
-            f"{_fmt(r['alignment'], '.2f')} |")
+            f"{pm(r['final_loss'], r['final_loss_se'])} | "
+            f"{pm(f.get('final_loss'), f.get('final_loss_se'))} | "
+            f"{pm(r['lambda_init'], r['lambda_init_se'])} | "
+            f"{pm(f.get('lambda_floss'), f.get('lambda_floss_se'))} | "
+            f"{pm(r['lambda_final'], r['lambda_final_se'])} | "
+            f"{num(r['lambda_auto_init'])} → {num(r['lambda_auto_final'])} | "
+            f"{num(r['alignment'], '.2f')} |")
     return lines
 
 
-def verdict_lines(v: dict) -> list[str]:
-    lines = ["| claim | paper | statistic | verdict |", "|---|---|---|---|"]
-    for key, text in CLAIMS:
-        c = v[key]
-        lines.append(f"| {text} | {c['paper']} | {c['statistic']} | **{c['verdict']}** |")
-    lines += ["", "Per task and rule:", ""]
+def verdict_lines(v: dict, claims: list[Claim]) -> list[str]:
+    lines = [*verdict_table(claims, reasons=False), "", "Per task and rule:", ""]
     c1 = v["claim1_gain_shapes_bio_learning"]["per_task"]
     for task, e in c1.items():
         effects = ", ".join(
-            f"{rule}: range {_fmt(t['range'])} ± {_fmt(t['se'], '.2g')}"
+            f"{rule}: range {num(t['range'])} ± {num(t['se'], '.2g')}"
             f"{' (significant)' if t['significant'] else ''}"
             for rule, t in e["gain_effect"].items())
         lines.append(f"- (1) {task}: log10-loss range over gains (max − min of means) — "
@@ -146,18 +134,18 @@ def verdict_lines(v: dict) -> list[str]:
         for rule, d in e.items():
             dd = d["delta_depends_on_gain"]
             lines.append(
-                f"- (2) {task}/{rule}: λ_max range over gains {_fmt(d['range_before'])} before "
-                f"→ {_fmt(d['range_after'])} after (narrowing "
-                f"{_pm(d['narrowing'], d['narrowing_se'])}); Δλ range "
-                f"{_pm(dd['range'], dd['se'])} → **{d['verdict']}**.")
+                f"- (2) {task}/{rule}: λ_max range over gains {num(d['range_before'])} before "
+                f"→ {num(d['range_after'])} after (narrowing "
+                f"{pm(d['narrowing'], d['narrowing_se'])}); Δλ range "
+                f"{pm(dd['range'], dd['se'])} → **{d['verdict']}**.")
     c3 = v["claim3_flossing_improves"]["per_task"]
     for task, e in c3.items():
         for rule, d in e.items():
-            diffs = "; ".join(f"ini_gain {x['ini_gain']:g}: {_pm(x['mean'], x['se'])}"
+            diffs = "; ".join(f"ini_gain {x['ini_gain']:g}: {pm(x['mean'], x['se'])}"
                               for x in d["difference"])
             lines.append(f"- (3) {task}/{rule}: flossed − unflossed loss {diffs} → "
                          f"**{d['verdict']}**.")
-    lines += ["", f"Rules for the verdicts (`liu2024_verdicts`): an effect counts beyond {Z:g} "
+    lines += ["", f"Rules for the verdicts (`liu2024.claims`): an effect counts beyond {Z:g} "
               f"standard errors over seeds; loss-vs-gain curves are alike at Pearson r ≥ "
               f"{R_AGREE:g} (of log10 loss); inconclusive when the effect is within the spread."]
     return lines
@@ -191,7 +179,8 @@ def write_report(results: dict, out: Path) -> Path:
         "",
         "## Verdicts",
         "",
-        *verdict_lines(results["verdicts"]),
+        *verdict_lines(results["verdicts"],
+                       [Claim.from_dict(c) for c in results["claim_verdicts"]]),
         "",
         "## Per gain (mean ± s.e. over seeds)",
         "",

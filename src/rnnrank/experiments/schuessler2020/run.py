@@ -1,122 +1,19 @@
-"""Schuessler, Mastrogiuseppe, Dubreuil, Ostojic, Barak (NeurIPS 2020): *The interplay between
-randomness and structure during learning in RNNs* — the rate-network part, and the linear theory.
-
-Setup (REFERENCES.md §1): h ← (1−dt)h + dt(W tanh h + U u), τ = 1, dt = 0.5, N = 256, W0 = g J/√N,
-‖m‖ = √N, ‖w‖ = 1/√N (``io_scale="field"``), Adam lr = 0.05/N, batch 32; flip-flop (2 bits,
-``memory="last"``), Mante and Romo with the paper's timings; 1000 / 2000 / 6000 updates;
-g ∈ arange(0, g_max + 0.3, 0.3), g_max = 2.1 / 2.7 / 3.0; 5 seeds; as in the authors' code
-Mante with fixation, b not trained, the functional rank searched over every R = 0 … 25, and
-only converged networks averaged (``schuessler2020_claims``). ``Setup`` names every value once.
-Each task trains as *one* ``RateRNN`` ensemble (every g × seed a member, each with its own
-batches); analyses run per member. ``--full`` runs the same networks as ``rr.sweep`` runs
-(``schuessler2020_full``); the linear model is ``schuessler2020_linear``.
-
-The LSTM part (§5) is in ``schuessler2020_lstm``, run by ``lstm_part``.
-"""
+"""Train the Schuessler et al. (2020) networks, analyse each, and run the whole reproduction:
+one ``RateRNN`` ensemble per task (every g × seed a member, each with its own batches)."""
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from .. import analysis as an
-from ..learning import train
-from ..models import RateRNN
-from ..store.run_dir import RunDir
-from ..tasks import make
-
-TASKS = ("flipflop", "mante", "romo")
-
-
-@dataclass(frozen=True)
-class Setup:
-    """Every value of a reproduction, named once (``paper()`` or ``quick()``).
-
-    Sources: the paper (arXiv 2006.11036, §3 and appendix) and the authors' notebooks
-    ``generate_nonlinear.ipynb`` / ``generate_linear.ipynb`` / ``figures_nonlinear.ipynb``
-    (frschu/neurips_2020_interplay_randomness_structure), as listed in shared/REFERENCES.md §1.
-    Rows a–g refer to the table of issue 22.
-    """
-
-    n_rec: int = 256  # (f) dim_rec = 256
-    dt: float = 0.5  # (f) dt = 0.5, τ = 1
-    lr_times_n: float = 0.05  # (f) Adam, lr = 0.05 / N
-    batch_size: int = 32  # (f) batch_size = 32
-    test_batch: int = 512  # (f) batch_size_test = 512
-    steps: dict = field(default_factory=lambda: {  # (c) n_epochs (one update per epoch)
-        "flipflop": 1000, "mante": 2000, "romo": 6000})
-    g_max: dict = field(default_factory=lambda: {  # (f) gs = arange(0, g_max + 0.3, 0.3)
-        "flipflop": 2.1, "mante": 2.7, "romo": 3.0})
-    g_step: float = 0.3  # (f) step of the g grid
-    g_grid: tuple | None = None  # overrides the arange grid (quick mode only)
-    seeds: tuple = (0, 1, 2, 3, 4)  # (f) n_samples = 5
-    task_options: dict = field(default_factory=lambda: {
-        "flipflop": {"n_bits": 2, "memory": "last"},  # 2 channels, output holds the last pulse
-        "mante": {"fixate": True},  # (a) Mante generated with fixate=True
-        "romo": {"fixate": True}})  # Romo: target 0 (mask 1) before f2 ends
-    trainable: tuple = ("W", "U", "V")  # (b) W_in, W, W_out trained; train_brec=False
-    ranks: tuple = tuple(range(26))  # (e) n_ranks = 26: every R = 0 … 25
-    rel_loss_c: float = 0.05  # (d) fig_specs.rel_loss_c: convergence and functional rank
-    independent_batches: bool = True  # every network its own trials, as separate runs
-    record_every: int = 50  # snapshots of W (recording only; not a paper value)
-    n_shuffles: int = 1  # the authors shuffle W0 once per network
-    # (g) the linear model (generate_linear.ipynb, scenario 'fig_3_4')
-    linear_n: int = 1024  # dim_rec = 1024
-    linear_gains: tuple = tuple(round(0.1 * i, 1) for i in range(10))  # arange(0, 1, 0.1)
-    linear_z_hats: tuple = (0.5, 1.0, 2.0)  # target_amps
-    linear_lr0: tuple = (0.015, 0.009, 0.003)  # lr0s per ẑ; SGD lr = lr0·(1 − g²)²
-    linear_epochs: int = 200  # n_epochs, batch_size = 1 (one update per epoch)
-    linear_draws: int = 5  # n_samples
-    tasks: tuple = TASKS
-    label: str = "paper"
-
-    def gains(self, task: str) -> list[float]:
-        """The g grid of ``task``: arange(0, g_max + step, step), or ``g_grid``."""
-        if self.g_grid is not None:
-            return [float(g) for g in self.g_grid]
-        n = int(round(self.g_max[task] / self.g_step)) + 1
-        return [round(i * self.g_step, 10) for i in range(n)]
-
-    @property
-    def lr(self) -> float:
-        return self.lr_times_n / self.n_rec
-
-
-def paper() -> Setup:
-    """The authors' setup (rows a–g of issue 22). Hours on 2 CPU cores."""
-    return Setup()
-
-
-def quick() -> Setup:
-    """A smaller run that keeps the method: Mante with fixation, b untrained, the convergence
-    gate, every rank 0 … 25, 2 seeds. What it changes is listed by ``differences``."""
-    return replace(Setup(), n_rec=128, steps={"flipflop": 600, "mante": 800, "romo": 1200},
-                   g_grid=(0.0, 0.9, 1.5), seeds=(0, 1), test_batch=256, record_every=50,
-                   linear_n=256, linear_gains=(0.0, 0.3, 0.6, 0.9), linear_z_hats=(0.5, 2.0),
-                   linear_lr0=(0.015, 0.003), linear_draws=2, label="quick")
-
-
-def differences(setup: Setup) -> list[str]:
-    """Every field in which ``setup`` differs from ``paper()``, as "name: ours (paper: …)"."""
-    ref = paper()
-    out = []
-    for f in fields(Setup):
-        if f.name == "label":
-            continue
-        mine, theirs = getattr(setup, f.name), getattr(ref, f.name)
-        if mine != theirs:
-            if f.name == "g_grid":
-                theirs = {t: ref.gains(t) for t in setup.tasks}
-            out.append(f"{f.name}: {mine} (paper: {theirs})")
-    return out
-
-
-def make_task(name: str, setup: Setup):
-    return make(name, dt=setup.dt, **setup.task_options[name])
+from ... import analysis as an
+from ...learning import train
+from ...models import RateRNN
+from ...store.run_dir import RunDir
+from .setup import Setup, differences, make_task
 
 
 def train_task(name: str, setup: Setup, out: str | Path | None = None, *, progress=False):
@@ -217,17 +114,17 @@ def analyse_task(run, task, members, setup: Setup) -> list[dict]:
 
 
 def linear_part(setup: Setup) -> list[dict]:
-    """The authors' linear experiment (``schuessler2020_linear``) at the setup's sizes: one
+    """The authors' linear experiment (``linear``) at the setup's sizes: one
     row per (ẑ, g, draw)."""
-    from .schuessler2020_linear import run_linear
+    from .linear import run_linear
 
     return run_linear(setup.linear_n, setup.linear_gains, setup.linear_z_hats,
                       setup.linear_lr0, epochs=setup.linear_epochs, draws=setup.linear_draws)
 
 
 def lstm_part(setup: Setup, out: Path) -> dict:
-    """The paper's LSTM experiment (``schuessler2020_lstm``), at the reproduction's size."""
-    from .schuessler2020_lstm import paper_lstm, quick_lstm, run_lstm
+    """The paper's LSTM experiment (``lstm``), at the reproduction's size."""
+    from .lstm import paper_lstm, quick_lstm, run_lstm
 
     return run_lstm(quick_lstm() if setup.label == "quick" else paper_lstm(),
                     Path(out) / "runs" / "lstm")
@@ -237,8 +134,8 @@ def collect(setup: Setup, rows: list[dict], linear: list[dict], lstm: dict | Non
             timings: dict, seconds: float) -> dict:
     """results.json: the setup and how it differs from the paper's, every network, the gated
     summary, every claim with its verdict, the linear model, the LSTM, wall times."""
-    from .schuessler2020_claims import linear_claims, network_claims, summarise
-    from .schuessler2020_linear import summarise_linear
+    from .claims import linear_claims, network_claims, summarise
+    from .linear import summarise_linear
 
     summary = summarise(rows)
     lin_summary = summarise_linear(linear) if linear else []
@@ -249,21 +146,14 @@ def collect(setup: Setup, rows: list[dict], linear: list[dict], lstm: dict | Non
                       for k, v in asdict(setup).items()},
             "differences_from_paper": differences(setup), "summary": summary,
             "claims": claims, "networks": rows, "linear": linear, "linear_summary": lin_summary,
-            "lstm": lstm, "seconds_per_part": timings, "seconds": round(seconds, 1)}
+            "lstm": lstm, "seconds_per_part": timings, "seconds": round(seconds, 1),
+            "network_count": len(rows) + (lstm is not None)}
 
 
-def reproduce(out: str | Path = "runs/schuessler2020", *, quick_run: bool = False,
-              setup: Setup | None = None, lstm: bool = True, linear: bool = True,
-              progress: bool = False) -> dict:
-    """Train what is missing under ``out/runs/<task>`` (resumable), analyse, and write the
-    report (``out/index.md``, figures, ``results.json``). Returns the results.
-
-    ``setup`` overrides ``paper()`` / ``quick()``; ``lstm`` / ``linear`` switch those parts off.
-    """
-    from .schuessler2020_report import write_report
-
-    setup = setup or (quick() if quick_run else paper())
-    out = Path(out)
+def run_networks(out: Path, setup: Setup, *, lstm: bool = True, linear: bool = True,
+                 progress: bool = False) -> dict:
+    """Train what is missing under ``out/runs/<task>`` (resumable), analyse every network, run
+    the linear model and the LSTM; returns the results (``collect``), writes nothing else."""
     t0 = time.perf_counter()
     rows, timings = [], {}
     for name in setup.tasks:
@@ -277,8 +167,20 @@ def reproduce(out: str | Path = "runs/schuessler2020", *, quick_run: bool = Fals
     t1 = time.perf_counter()
     lstm_result = lstm_part(setup, out) if lstm else None
     timings["lstm"] = round(time.perf_counter() - t1, 1)
-    results = collect(setup, rows, lin, lstm_result, timings, time.perf_counter() - t0)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(results, indent=1, default=float))
-    write_report(results, out)
-    return results
+    return collect(setup, rows, lin, lstm_result, timings, time.perf_counter() - t0)
+
+
+def reproduce(out: str | Path = "runs/schuessler2020", *, quick_run: bool = False,
+              setup: Setup | None = None, lstm: bool = True, linear: bool = True,
+              progress: bool = False) -> dict:
+    """Train what is missing under ``out/runs/<task>`` (resumable), analyse, and write the
+    report (``out/index.md``, figures, ``results.json``). Returns the results.
+
+    ``setup`` overrides ``paper()`` / ``quick()``; ``lstm`` / ``linear`` switch those parts off.
+    The same as ``rr.experiments.reproduce("schuessler2020", ...)``, which also returns the
+    verdicts as ``Claim``s.
+    """
+    from ..framework import reproduce as drive
+
+    return drive("schuessler2020", out, quick=quick_run, setup=setup, progress=progress,
+                 lstm=lstm, linear=linear).results

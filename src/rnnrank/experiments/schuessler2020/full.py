@@ -12,11 +12,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ..learning.schema import build_run
-from ..store.run_dir import RunDir
-from ..store.trajectory import load_trajectory
-from ..sweep import load_spec, plan, run_sweep
-from ..sweep.planner import run_dir
+from ...learning.schema import build_run
+from ...store.run_dir import RunDir
+from ...store.trajectory import load_trajectory
+from ...sweep import load_spec, plan, run_sweep
+from ...sweep.planner import run_dir
 
 
 def sweep_spec(task: str, setup) -> dict:
@@ -61,7 +61,7 @@ class _LoneRun:
 
 def analyse_sweep(setup, out: str | Path) -> list[dict]:
     """Rows of ``analyse_task`` for every finished run of every task's sweep."""
-    from .schuessler2020 import analyse_task
+    from .run import analyse_task
 
     rows = []
     for t in setup.tasks:
@@ -77,17 +77,13 @@ def analyse_sweep(setup, out: str | Path) -> list[dict]:
     return rows
 
 
-def reproduce_full(out: str | Path = "runs/schuessler2020", *, backend: str = "local",
-                   workers: int | None = None, lstm: bool = True, progress: bool = False,
-                   **backend_options) -> dict:
+def run_full(out: Path, setup, *, backend: str = "local", workers: int | None = None,
+             lstm: bool = True, progress: bool = False, **backend_options) -> dict:
     """The paper's setup through sweeps: train (resuming), analyse every network, the linear
-    model and the LSTM, write results.json and the report under ``out``."""
-    import json
+    model and the LSTM; returns the results (``run.collect``)."""
+    from .run import collect, linear_part, lstm_part
 
-    from .schuessler2020 import collect, linear_part, lstm_part, paper
-    from .schuessler2020_report import write_report
-
-    setup, out = paper(), Path(out)
+    out = Path(out)
     t0 = time.perf_counter()
     timings = train_full(setup, out, backend=backend, workers=workers, progress=progress,
                          **backend_options)
@@ -98,8 +94,14 @@ def reproduce_full(out: str | Path = "runs/schuessler2020", *, backend: str = "l
     lin = linear_part(setup)
     timings["linear"] = round(time.perf_counter() - t1, 1)
     lstm_result = lstm_part(setup, out) if lstm else None
-    results = collect(setup, rows, lin, lstm_result, timings, time.perf_counter() - t0)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(results, indent=1, default=float))
-    write_report(results, out)
-    return results
+    return collect(setup, rows, lin, lstm_result, timings, time.perf_counter() - t0)
+
+
+def reproduce_full(out: str | Path = "runs/schuessler2020", *, backend: str = "local",
+                   workers: int | None = None, lstm: bool = True, progress: bool = False,
+                   **backend_options) -> dict:
+    """``run_full`` through the reproduction driver: results.json, the report, the results."""
+    from ..framework import reproduce
+
+    return reproduce("schuessler2020", out, full=True, progress=progress, backend=backend,
+                     workers=workers, lstm=lstm, **backend_options).results

@@ -33,18 +33,13 @@ import math
 
 import numpy as np
 
+from ...stats import mean_se
+from ..formatting import pm
+from ..framework import Claim, combine
+
 Z = 2.0  # an effect counts when it exceeds Z standard errors (≈ 95 % for a normal statistic)
 R_AGREE = 0.5  # loss-vs-gain curves "alike" when their Pearson r over the gains is ≥ this
 BIO_RULES = ("eprop", "rflo", "tbptt")
-
-
-def mean_se(values) -> tuple[float, float, int]:
-    """(mean, standard error sd/√n, n) of the finite values (NaN where none; se NaN for n=1)."""
-    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float)
-    if v.size == 0:
-        return float("nan"), float("nan"), 0
-    se = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else float("nan")
-    return float(v.mean()), se, int(v.size)
 
 
 def _curve(rows, task, rule, floss, metric):
@@ -104,7 +99,7 @@ def claim1(rows: list[dict]) -> dict:
                                                 f"nor opposite, r = {r:.2f}")
             entry["rules"][rule] = {"pearson_r_log_loss": r, "verdict": verdict, "why": why}
         out["per_task"][task] = entry
-    out["verdict"] = _combine([v["verdict"] for t in out["per_task"].values()
+    out["verdict"] = combine([v["verdict"] for t in out["per_task"].values()
                                for v in t["rules"].values()])
     return out
 
@@ -142,7 +137,7 @@ def claim2(rows: list[dict]) -> dict:
                            "range_before": t_before["range"], "range_after": t_after["range"],
                            "narrowing": narrowing, "narrowing_se": se, "verdict": verdict}
         out["per_task"][task] = entry
-    out["verdict"] = _combine(verdicts)
+    out["verdict"] = combine(verdicts)
     return out
 
 
@@ -175,19 +170,8 @@ def claim3(rows: list[dict]) -> dict:
                            "largest_improvement_at": None if most is None else most["ini_gain"],
                            "verdict": verdict}
         out["per_task"][task] = entry
-    out["verdict"] = _combine(verdicts)
+    out["verdict"] = combine(verdicts)
     return out
-
-
-def _combine(verdicts: list[str]) -> str:
-    """All reproduced → reproduced; any not (and none reproduced) → not; else inconclusive."""
-    if not verdicts:
-        return "inconclusive"
-    if all(v == "reproduced" for v in verdicts):
-        return "reproduced"
-    if "not reproduced" in verdicts and "reproduced" not in verdicts:
-        return "not reproduced"
-    return "inconclusive" if "reproduced" not in verdicts else "partly reproduced"
 
 
 def decide(rows: list[dict]) -> dict:
@@ -195,3 +179,50 @@ def decide(rows: list[dict]) -> dict:
     return {"claim1_gain_shapes_bio_learning": claim1(rows),
             "claim2_lambda_before_after": claim2(rows),
             "claim3_flossing_improves": claim3(rows)}
+
+
+CLAIM_TEXT = {
+    "claim1_gain_shapes_bio_learning":
+        "(1) the initial gain changes how well e-prop / RFLO learn, as it does BPTT's",
+    "claim2_lambda_before_after":
+        "(2) λ_max before/after training shows what an initialisation demands",
+    "claim3_flossing_improves":
+        "(3) gradient flossing improves bio-plausible learning (most at poor gains)"}
+
+
+def _parts(key: str, c: dict) -> str:
+    """The per-task, per-rule verdicts behind one combined verdict, in a line."""
+    out = []
+    for task, entry in c["per_task"].items():
+        rules = entry["rules"] if key == "claim1_gain_shapes_bio_learning" else entry
+        out += [f"{task}/{rule}: {d['verdict']}" + (f" ({d['why']})" if "why" in d else "")
+                for rule, d in rules.items()]
+    return "; ".join(out)
+
+
+def _ours(key: str, c: dict) -> str:
+    """The numbers behind a claim per task and rule, mean ± s.e. over seeds."""
+    out = []
+    for task, entry in c["per_task"].items():
+        if key == "claim1_gain_shapes_bio_learning":
+            out += [f"{task}/{rule}: log10-loss range over gains {pm(t['range'], t['se'])}"
+                    for rule, t in entry["gain_effect"].items()]
+        elif key == "claim2_lambda_before_after":
+            out += [f"{task}/{rule}: λ_max range narrows by {pm(d['narrowing'], d['narrowing_se'])}"
+                    for rule, d in entry.items()]
+        else:
+            for rule, d in entry.items():
+                best = min(d["difference"], key=lambda x: x["mean"], default=None)
+                out.append(f"{task}/{rule}: best flossed − unflossed loss "
+                           + ("–" if best is None else
+                              f"{pm(best['mean'], best['se'])} at ini_gain {best['ini_gain']:g}"))
+    return "; ".join(out) or c["statistic"]
+
+
+def decided(results: dict) -> list[Claim]:
+    """The three claims of ``results["verdicts"]`` as ``Claim``s; the reason lists the
+    per-task, per-rule verdicts they combine."""
+    v = results["verdicts"]
+    return [Claim(key, CLAIM_TEXT[key], v[key]["verdict"], v[key]["paper"],
+                  _ours(key, v[key]), _parts(key, v[key]),
+                  source="REFERENCES.md §3 (abstract and summaries)") for key in CLAIM_TEXT]

@@ -20,6 +20,10 @@ from collections import defaultdict
 
 import numpy as np
 
+from ...stats import mean_se as _mean_se
+from ..formatting import num, pm
+from ..framework import Claim
+
 # REFERENCES.md §1 (≈, read off the paper's figures; N = 256, mean of 5 seeds).
 # g: {task: (convergence updates, ‖ΔW‖_F, shuffle loss/L0, functional rank)}
 PAPER = {
@@ -36,13 +40,11 @@ FLOOR = {"functional_rank": 1.0, "shuffle_ratio": 0.15, "delta_norm": 0.0,
          "convergence_time": 0.0}
 
 
-def mean_se(values) -> tuple[float | None, float | None, int]:
-    """(mean, standard error of the mean, n) of the non-None values (s.e. None for n < 2)."""
-    v = np.array([x for x in values if x is not None], dtype=np.float64)
-    if len(v) == 0:
-        return None, None, 0
-    return float(v.mean()), (float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else None), \
-        len(v)
+def mean_se_or_none(values) -> tuple[float | None, float | None, int]:
+    """``rnnrank.stats.mean_se`` with None for a missing mean or s.e. (n = 0 or 1): the
+    summaries are JSON tables where a missing value reads null, and the rules test ``is None``."""
+    m = _mean_se(values)
+    return (m.mean if m.n else None), (m.se if m.n > 1 else None), m.n
 
 
 def summarise(rows: list[dict]) -> list[dict]:
@@ -56,9 +58,9 @@ def summarise(rows: list[dict]) -> list[dict]:
     for (task, g), rs in groups.items():
         ok = [r for r in rs if r["converged"]]
         entry = {"task": task, "g": g, "n": len(rs), "n_converged": len(ok),
-                 "final_loss": mean_se(r["final_loss"] / r["initial_loss"] for r in rs)[0]}
+                 "final_loss": mean_se_or_none(r["final_loss"] / r["initial_loss"] for r in rs)[0]}
         for m in METRICS:
-            entry[m], entry[m + "_se"], _ = mean_se(r[m] for r in ok)
+            entry[m], entry[m + "_se"], _ = mean_se_or_none(r[m] for r in ok)
         out.append(entry)
     return sorted(out, key=lambda e: (e["task"], e["g"]))
 
@@ -194,3 +196,26 @@ def linear_claims(summary: list[dict], *, gains=(0.3, 0.6, 0.9)) -> list[dict]:
                        verdict(e[key], 0.0, n, e[theory]))
             claims.append(c)
     return claims
+
+
+TEXT = {"functional_rank": "functional rank of ΔW", "delta_norm": "‖ΔW‖_F",
+        "shuffle_ratio": "shuffle loss / L0", "convergence_time": "convergence time (updates)"}
+
+
+def decided(results: dict) -> list[Claim]:
+    """Every claim row of ``results["claims"]`` (networks, linear model, LSTM) as a ``Claim``."""
+    out = []
+    for c in results["claims"]:
+        where = " · ".join(x for x in (c["task"], None if c["g"] is None else f"g={c['g']:g}")
+                           if x)
+        ours = (c["ours"] if isinstance(c["ours"], str) else
+                pm(c["ours"], c["se"]) + (f" (n = {c['n']})" if c.get("n") is not None else ""))
+        out.append(Claim(
+            key=f"{c['claim']} · {where}" if where else c["claim"],
+            text=f"{TEXT.get(c['claim'], c['claim'])}, {where}" if where else
+            TEXT.get(c["claim"], c["claim"]),
+            verdict=c["verdict"], paper=num(c["paper"]), ours=ours,
+            reason=c.get("note", ""), source="REFERENCES.md §1 (read off the paper's figures)",
+            statistic=None if isinstance(c["ours"], str) else c["ours"], se=c.get("se"),
+            n=c.get("n")))
+    return out

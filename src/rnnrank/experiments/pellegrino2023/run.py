@@ -1,104 +1,33 @@
-"""Reproduce Pellegrino, Cayco-Gajic & Chadwick (2023, NeurIPS): read learning out of activity.
-
-Claim: weights inferred from activity recorded over learning are low-tensor-rank — a network
-whose weights change over trials along a few fixed directions explains the recording, and a
-fixed network does not. Steps (everything cached in ``out``):
-
-1. The teacher (``pellegrino2023_teacher``): a ``RateRNN`` pretrained on centre-out ``reach``
-   to the paper's baseline hand error, then learning trial by trial (one SGD step of W per
-   trial) through baseline → curl field → washout, calibrated to the paper's hand-error curve
-   before any fit (``Setup``). The null control: the same network and trials with W frozen.
-2. Recording: a subset of units as Poisson spike counts (20 ms bins), smoothed and z-scored;
-   the execution period (t ≥ 0 after the go cue) is fitted, as LtrRNN does by default.
-3. Claims, each with a verdict (``verdicts``):
-   (i) the CP rank of the true ΔW(k) = W(k) − W(0) tensor is low;
-   (ii) the rank chosen by block cross-validation from activity (learning score, one-SE rule
-        over ≥ 3 splits; nested fits warm-started from the trial-invariant RNN) matches it;
-   (iii) the fitted factors recover the true ones better than chance (principal angles,
-        R² of c(k));
-   (iv) the ltrRNN's learning score is > 0 and the null control's ≤ 0 — unless the learning
-        budget (noiseless oracle vs its own condition mean) is below the fits' spread over
-        splits, in which case the verdict is "inconclusive".
-"""
+"""Build the Pellegrino et al. (2023) teacher and its recordings, fit them, and decide a verdict
+per claim."""
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..analysis import select_cp_rank
-from ..fitting import FitOptions, Recording, cross_validate
-from ..fitting.crossval import mean_se
-from ..models import RateRNN
-from ..tasks import make
-from . import pellegrino2023_claims as claims
-from . import pellegrino2023_teacher as teacher
-from . import verdicts as V
-from .pellegrino2023_claims import principal_angles as principal_angles
-from .pellegrino2023_claims import r2_linear_map as r2_linear_map
-from .pellegrino2023_teacher import hand_error
-
-PAPER = {"baseline_error": 0.01, "curl_onset_error": 0.065, "washout_onset_error": 0.07}
-"""Hand-to-target MSE of the paper's teacher (REFERENCES.md §2)."""
-
-
-@dataclass(frozen=True)
-class Setup:
-    """Sizes and the teacher's calibration targets (``paper()``; ``quick()`` shrinks sizes).
-
-    The teacher is fixed from the paper's numbers, never from fits: pretraining stops at the
-    paper's baseline error (0.01); the curl is the strength at which that network's error is the
-    paper's onset error (0.065); the SGD learning rate (plain SGD on W, one step per trial —
-    the paper retrains every trial by SGD, and plain SGD keeps the span argument of its theory)
-    is the smallest on a ×1.5 grid whose excess error falls by 1/e within ``recovery_trials``
-    = 15 curl trials ("decaying back within tens of trials"). The washout onset (paper ≈ 0.07)
-    is not tuned: it is a check.
-    """
-
-    n_rec: int = 200                  # paper's example RNN: 200 units
-    trials: tuple[int, int, int] = (50, 100, 100)  # paper: baseline, curl, washout
-    baseline_error: float = PAPER["baseline_error"]
-    onset_error: float = PAPER["curl_onset_error"]
-    recovery_trials: int = 15         # "within tens of trials": 1/e time of 15 trials
-    pretrain_lr: float = 3e-3
-    pretrain_max_steps: int = 5000
-    n_units: int = 100                # paper's data: ~100–300 recorded units
-    bin_s: float = 0.02               # 10–20 ms bins; dt·τ with τ = 100 ms, dt = 0.2
-    smooth_bins: float = 2.0          # 40 ms Gaussian, as the LtrRNN notebook (σ = 4 × 10 ms)
-    fit_n_rec: int = 50               # LtrRNN grid N ∈ {50, 200}
-    ranks: tuple[int, ...] = (1, 2, 3, 4, 5, 10, 20)  # LtrRNN rank grid
-    splits: tuple[int, ...] = (0, 1, 2)  # ≥ 3 splits × seeds
-    fit_iter: int = 1500
-    cp_ranks: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)
-    cp_restarts: int = 3
-    seed: int = 0
-
-
-def paper() -> Setup:
-    return Setup()
-
-
-def quick() -> Setup:
-    return Setup(n_rec=80, trials=(30, 60, 60), n_units=40, fit_n_rec=40, ranks=(1, 2, 3, 4),
-                 fit_iter=200, cp_ranks=(1, 2, 3, 4, 5), cp_restarts=2)
-
-
-QUICK_LEAVES_OUT = ("network of 80 units instead of 200", "150 trials (30/60/60) instead of 250",
-                    "40 recorded units instead of 100", "rank grid 1–4 instead of "
-                    "{1, 2, 3, 4, 5, 10, 20}", "200 Adam iterations per fit instead of 1500",
-                    "CP ranks 1–5 of ΔW with 2 restarts instead of 1–8 with 3")
+from ...analysis import select_cp_rank
+from ...fitting import FitOptions, Recording, cross_validate
+from ...models import RateRNN
+from ...stats import mean_se
+from ...tasks import make
+from ..framework import Outcome
+from . import claims as V
+from . import measures as claims
+from . import teacher as teacher
+from .setup import PAPER, QUICK_LEAVES_OUT, Setup
+from .teacher import hand_error
 
 
 def one_per_target(task):
     """A batch whose trial j reaches to target j (j = 0 … n_targets − 1)."""
     import dataclasses
 
-    from ..tasks import Batch
+    from ...tasks import Batch
 
     trials = [dataclasses.replace(task, conditions=(j,)).sample(1)
               for j in range(task.n_targets)]
@@ -168,25 +97,32 @@ def hand_curve(arrays: dict, setup: Setup) -> dict:
 
 def reproduce(out: str | Path = "runs/pellegrino2023", *, quick_run: bool = False,
               progress: bool = False, threads: int = 1) -> dict:
-    """Run (or resume) every step and write ``out/index.md`` and ``out/results.json``.
+    """Run (or resume) every step and write ``out/index.md`` and ``out/results.json``; the
+    same as ``rr.experiments.reproduce("pellegrino2023", ...)``, which also returns the
+    verdicts as ``Claim``s.
 
     ``threads``: torch threads while it runs (restored after). The fits are small (O(K·N·R) per
     step): one thread is faster than several that contend for a shared or loaded machine.
     """
+    from ..framework import reproduce as drive
+
+    return drive("pellegrino2023", out, quick=quick_run, progress=progress,
+                 threads=threads).results
+
+
+def run_all(out: Path, setup: Setup, *, progress: bool = False, threads: int = 1) -> Outcome:
+    """Teacher, recordings, fits and the numbers of every claim under ``out`` (cached), with
+    ``threads`` torch threads (restored after); the report's live objects in the context."""
     saved = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        return _reproduce(out, quick_run=quick_run, progress=progress)
+        return _run(Path(out), setup, progress=progress)
     finally:
         torch.set_num_threads(saved)
 
 
-def _reproduce(out, *, quick_run: bool, progress: bool) -> dict:
-    from .pellegrino2023_report import write_report
-
-    setup = quick() if quick_run else paper()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+def _run(out: Path, setup: Setup, *, progress: bool) -> Outcome:
+    quick_run = setup.label == "quick"
     t0 = time.perf_counter()
     say = (lambda *a: print(*a, flush=True)) if progress else (lambda *a: None)
     task = make("reach")
@@ -262,9 +198,6 @@ def _reproduce(out, *, quick_run: bool, progress: bool) -> dict:
                "best_rank_error": chosen_err, "null_summary": null_cv.summary()},
         "learning": nums, "recovery": rec_fits, "verdicts": verdicts,
         "seconds": round(time.perf_counter() - t0, 1), "networks": [setup.n_rec],
+        "network_count": 1,
     }
-    (out / "results.json").write_text(json.dumps(results, indent=1, default=float))
-    write_report(results, out, cv=cv, fit=cv.fits[chosen][0], cp=cp)
-    results["seconds"] = round(time.perf_counter() - t0, 1)
-    (out / "results.json").write_text(json.dumps(results, indent=1, default=float))
-    return results
+    return Outcome(results, {"cv": cv, "fit": cv.fits[chosen][0], "cp": cp})

@@ -20,9 +20,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..dynamics import lyapunov_max
-from ..learning.flossing import Flossing
-from ..models.rate_rnn import RateRNN
+from ...dynamics import lyapunov_max
+from ...learning.flossing import Flossing
+from ...models.rate_rnn import RateRNN
 
 
 def source() -> str:

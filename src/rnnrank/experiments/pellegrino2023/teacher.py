@@ -29,8 +29,8 @@ import math
 import numpy as np
 import torch
 
-from ..losses import masked_mse
-from ..models import RateRNN
+from ...losses import masked_mse
+from ...models import RateRNN
 
 
 def hand_error(model: RateRNN, task, batch, curl: float) -> float:
