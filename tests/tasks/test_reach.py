@@ -112,3 +112,42 @@ def test_conditions_option_fixes_the_targets():
     assert set(batch.info["condition"].tolist()) == {2, 5}
     with pytest.raises(ValueError, match="conditions"):
         tasks.make("reach", conditions=(8,))
+
+
+def test_random_preparatory_period_moves_each_trials_go_cue():
+    """hold 1 ± 0.4 at dt 0.2: go steps 3 … 7; each trial's hold channel, mask and targets are
+    the fixed-hold trial's shifted by its own go cue, and the ideal forces still solve it."""
+    task = tasks.make("reach", hold_jitter=0.4, curl=1.0)
+    batch = task.sample(64, generator=torch.Generator().manual_seed(4))
+    go = batch.info["go"]
+    assert task.go_range() == (3, 7) and int(go.min()) == 3 and int(go.max()) == 7
+    fixed = tasks.make("reach", curl=1.0)
+    for b in range(64):
+        g = int(go[b])
+        hold = batch.inputs[:, b, 2]
+        assert bool((hold[:g] == 1).all()) and bool((hold[g:] == 0).all())
+        mask = batch.mask[:, b]
+        assert bool((mask[g:g + 10] == 0).all()) and bool((mask[g + 10:] == 1).all())
+        ref = fixed.sample(1, generator=torch.Generator().manual_seed(0))
+        shift = g - 5  # the fixed task's go step is 5
+        lo, hi = max(0, shift), min(25, 25 + shift)
+        # the same minimum-jerk path, shifted (condition-independent up to the direction)
+        theta = 2 * math.pi * float(batch.info["condition"][b]) / 8
+        d = torch.tensor([math.cos(theta), math.sin(theta)])
+        path = ref.targets[lo - shift:hi - shift, 0] @ torch.tensor(
+            [math.cos(2 * math.pi * float(ref.info["condition"][0]) / 8),
+             math.sin(2 * math.pi * float(ref.info["condition"][0]) / 8)])
+        assert torch.allclose(batch.targets[lo:hi, b] @ d, path, atol=1e-6)
+    hand = task.effector(task.ideal_outputs(batch).double())
+    m = batch.mask.bool()
+    assert torch.allclose(hand[m], batch.targets.double()[m], atol=1e-5)
+
+
+def test_align_on_go_cuts_every_trial_to_the_common_window():
+    task = tasks.make("reach", hold_jitter=0.4)
+    batch = task.sample(32, generator=torch.Generator().manual_seed(5))
+    aligned = task.align_on_go(batch.inputs, batch.info["go"])  # go_min 3, T − go_max = 18
+    assert aligned.shape == (3 + 18, 32, 3)
+    assert bool((aligned[:3, :, 2] == 1).all()) and bool((aligned[3:, :, 2] == 0).all())
+    with pytest.raises(ValueError, match="hold_jitter < hold"):
+        tasks.make("reach", hold_jitter=1.0)

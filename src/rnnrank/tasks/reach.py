@@ -19,6 +19,12 @@ hold signal that is 1 before the go cue at ``hold`` = 1 and 0 after. Targets: ha
 minimum-jerk reference path, for plots); hand at the target from go + movement_time to the end of
 the trial at ``duration`` = 5 (mask 1). ``info["condition"]`` is the target index, drawn uniformly
 from ``conditions`` (default: all targets).
+
+Random preparatory period: with ``hold_jitter`` = j > 0 each trial's go cue falls at a hold time
+drawn uniformly from [``hold`` − j, ``hold`` + j] (on the step grid), so trials to one target
+differ in the state at movement onset, as in the Pellegrino et al. teacher's data (random
+preparatory durations, aligned on the go cue). ``info["go"]`` holds each trial's go step;
+``align_on_go`` cuts any [T, B, ...] array to the window common to every trial.
 """
 
 from __future__ import annotations
@@ -72,6 +78,7 @@ class Reach(Task):
     radius: float = 1.0
     input_scale: float = 1.0
     hold: float = 1.0
+    hold_jitter: float = 0.0
     movement_time: float = 2.0
     duration: float = 5.0
     mass: float = 1.0
@@ -88,10 +95,13 @@ class Reach(Task):
         if self.n_targets < 1 or self.radius <= 0 or self.mass <= 0 or self.damping < 0:
             raise ValueError("need n_targets >= 1, radius > 0, mass > 0, damping >= 0")
         if self.hold <= 0 or self.movement_time < self.dt or self.duration <= (
-                self.hold + self.movement_time):
+                self.hold + self.hold_jitter + self.movement_time):
             raise ValueError(f"need hold > 0, movement_time >= dt and duration > hold + "
-                             f"movement_time, got {self.hold}, {self.movement_time}, "
-                             f"{self.duration}")
+                             f"hold_jitter + movement_time, got {self.hold}, {self.hold_jitter}, "
+                             f"{self.movement_time}, {self.duration}")
+        if not 0 <= self.hold_jitter < self.hold:
+            raise ValueError(f"need 0 <= hold_jitter < hold (a go cue after the trial starts), "
+                             f"got hold_jitter={self.hold_jitter}, hold={self.hold}")
         if self.conditions is not None and (
                 len(self.conditions) == 0
                 or not all(0 <= c < self.n_targets for c in self.conditions)):
@@ -116,29 +126,46 @@ class Reach(Task):
         return plant_matrices(self.mass, self.damping, self.curl, self.rotation, self.dt)
 
     def _windows(self) -> tuple[int, int, int]:
-        """Steps: go cue, arrival (go + movement), trial end."""
+        """Steps: go cue (at ``hold``, the centre of the jitter), arrival, trial end."""
         go = self.steps(self.hold)
         return go, go + self.steps(self.movement_time), self.steps(self.duration)
 
+    def go_range(self) -> tuple[int, int]:
+        """Earliest and latest go step a trial can have."""
+        return (self.steps(self.hold - self.hold_jitter),
+                self.steps(self.hold + self.hold_jitter))
+
+    def align_on_go(self, x: Tensor, go: Tensor) -> Tensor:
+        """``x`` [T, B, ...] cut per trial to the steps go − go_min … go + (T − go_max) − 1, the
+        window every trial has: [go_min + T − go_max, B, ...], index go_min = the go cue."""
+        lo, hi = self.go_range()
+        T = x.shape[0]
+        idx = go.to(torch.long)[None, :] + torch.arange(-lo, T - hi)[:, None]  # [T', B]
+        return torch.gather(x, 0, idx.reshape(*idx.shape, *([1] * (x.dim() - 2)))
+                            .expand(-1, -1, *x.shape[2:]))
+
     def sample(self, batch_size: int, *, generator: torch.Generator | None = None) -> Batch:
-        go, arrive, T = self._windows()
+        _, _, T = self._windows()
+        moving = self.steps(self.movement_time)
         allowed = torch.tensor(list(self.conditions) if self.conditions is not None
                                else list(range(self.n_targets)))
         cond = allowed[torch.randint(len(allowed), (batch_size,), generator=generator)]
+        lo, hi = self.go_range()
+        go = (torch.randint(lo, hi + 1, (batch_size,), generator=generator) if hi > lo
+              else torch.full((batch_size,), lo))
         theta = 2 * math.pi * cond.double() / self.n_targets
         direction = torch.stack([torch.cos(theta), torch.sin(theta)], -1)  # [B, 2]
 
+        t = torch.arange(T)[:, None]  # [T, 1]
+        before, after = t < go[None, :], t >= (go + moving)[None, :]  # [T, B]
+        u = ((t - go[None, :] + 1).double() / moving).clamp(0, 1)  # 0 → 1 over the movement
+        path = torch.where(after, 1.0, 10 * u**3 - 15 * u**4 + 6 * u**5) * ~before
         inputs = torch.zeros(T, batch_size, 3)
         inputs[:, :, :2] = (self.input_scale * direction).float()
-        inputs[:go, :, 2] = 1.0
-        u = ((torch.arange(go, arrive, dtype=torch.float64) - go + 1) / (arrive - go))[:, None]
-        path = 10 * u**3 - 15 * u**4 + 6 * u**5  # minimum-jerk profile 0 → 1
-        targets = torch.zeros(T, batch_size, 2)
-        targets[go:arrive] = (path[:, :, None] * self.radius * direction).float()
-        targets[arrive:] = (self.radius * direction).float()
-        mask = torch.ones(T, batch_size, 2)
-        mask[go:arrive] = 0.0
-        return Batch(inputs, targets, mask, {"condition": cond})
+        inputs[:, :, 2] = before.float()
+        targets = (path[:, :, None] * self.radius * direction).float()
+        mask = (before | after).float()[:, :, None].expand(T, batch_size, 2).contiguous()
+        return Batch(inputs, targets, mask, {"condition": cond, "go": go})
 
     def effector(self, outputs: Tensor) -> Tensor:
         """Hand positions [T, ..., B, 2] (p[t+1]) from forces ``outputs`` [T, ..., B, 2]."""
@@ -153,9 +180,9 @@ class Reach(Task):
         """Forces that solve the batch exactly through this plant: 0 before go; from go to arrival
         the minimum-energy forces that bring the mass to rest at the target; 0 afterwards (at rest
         neither damping nor the curl field acts)."""
-        go, arrive, T = self._windows()
+        go0, arrive0, T = self._windows()
         A, G = self._plant()
-        n = arrive - go + 1  # forces F[go..arrive] set s[arrive + 1] = (target, 0)
+        n = arrive0 - go0 + 1  # forces F[go..arrive] set s[arrive + 1] = (target, 0)
         blocks, AkG = [], G
         for _ in range(n):
             blocks.append(AkG)
@@ -163,9 +190,11 @@ class Reach(Task):
         reach = torch.cat(blocks[::-1], dim=1)  # [4, 2n]: column block k ↔ F[go + k]
         goal = torch.zeros(4, batch.batch_size, dtype=torch.float64)
         goal[:2] = batch.targets[-1].double().T
-        forces = torch.linalg.pinv(reach) @ goal  # [2n, B]
+        forces = (torch.linalg.pinv(reach) @ goal).T.reshape(batch.batch_size, n, 2)  # [B, n, 2]
+        go = batch.info.get("go", torch.full((batch.batch_size,), go0))
         out = torch.zeros(T, batch.batch_size, 2, dtype=torch.float64)
-        out[go:arrive + 1] = forces.T.reshape(batch.batch_size, n, 2).transpose(0, 1)
+        for b in range(batch.batch_size):  # each trial's own go cue (one solve for all)
+            out[int(go[b]):int(go[b]) + n, b] = forces[b]
         return out.float()
 
     def score(self, outputs: Tensor, batch: Batch) -> Tensor:
