@@ -17,6 +17,9 @@ from .ltr_fit import FitOptions as FitOptions
 from .ltr_fit import fit_ltr as fit_ltr
 from .ltr_fit import transform as transform
 from .masks import block_masks as block_masks
+from .nested import NestedFit as NestedFit
+from .nested import nested_fit as nested_fit
+from .nested import split_masks as split_masks
 from .network import fitted_network as fitted_network
 from .recording import Recording as Recording
 from .scores import learning_score as learning_score

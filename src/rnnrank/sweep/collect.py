@@ -42,7 +42,7 @@ def collect(path: str | Path):
             row.update(_train_results(d, status))
         elif (d / "result.json").exists():
             row.update({k: v for k, v in _flatten(read_json(d / "result.json")).items()
-                        if isinstance(v, (int, float)) and not isinstance(v, bool)})
+                        if isinstance(v, (int, float))})  # bools too (e.g. hit_max_iter)
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -99,14 +99,29 @@ def _fit(options: dict, path: Path) -> dict:
     """An ltrRNN fit (``rnnrank.fitting.fit_ltr``): saved in the run directory, errors summarised.
 
     ``options`` are ``fit_ltr``'s keywords plus ``recording`` (a path); ``options:`` (a mapping)
-    becomes its ``FitOptions`` (lr, max_iter, patience, ...).
+    becomes its ``FitOptions`` (lr, max_iter, patience, ...). With ``split: {scheme, seed,
+    fraction}`` the run is one nested fit on that held-out split (``rnnrank.fitting.nested_fit``:
+    the trial-invariant RNN, then the ltrRNN from it); its summary adds both held-out errors,
+    the learning score and how each optimisation ended.
     """
     from ..fitting import FitOptions, fit_ltr, load_recording
+    from ..fitting.nested import nested_fit
 
-    kw = {k: v for k, v in options.items() if k != "recording"}
+    kw = {k: v for k, v in options.items() if k not in ("recording", "split")}
     if isinstance(kw.get("options"), dict):
         kw["options"] = FitOptions(**kw["options"])
-    fit = fit_ltr(load_recording(options["recording"]), **kw)
+    rec = load_recording(options["recording"])
+    split = options.get("split")
+    if split is not None:
+        if not isinstance(split, dict) or set(split) - {"scheme", "seed", "fraction"}:
+            raise ValueError(f"fit: split must be a mapping of scheme, seed, fraction, got "
+                             f"{split!r}; e.g. split: {{scheme: blocks, seed: 0}}")
+        nested = nested_fit(rec, kw.pop("rank"), scheme=split.get("scheme", "blocks"),
+                            split_seed=int(split.get("seed", 0)),
+                            fraction=float(split.get("fraction", 0.2)), **kw)
+        nested.fit.save(path / "fit")
+        return {"recording": str(options["recording"]), **nested.summary()}
+    fit = fit_ltr(rec, **kw)
     fit.save(path / "fit")
     return {"recording": str(options["recording"]), "train_error": float(fit.train_error),
             "test_error": float(fit.test_error)}
