@@ -3,10 +3,14 @@
 * matrix rank of ΔW, truncation, shuffle controls, alignment with W0 (Schuessler et al. 2020),
   and its linear theory (``rnnrank.analysis.linear_theory``);
 * CP (tensor) rank of the [K, N, N] weight tensor and its selection (Pellegrino et al. 2023),
-  and the rank bounds of gradient descent (``rnnrank.analysis.rank_bounds``).
+  and the rank bounds of gradient descent (``rnnrank.analysis.rank_bounds``);
+* whether learning has finished: a plateau test on loss curves and the fraction of final
+  improvement (``rnnrank.analysis.plateau``, Liu et al. 2024's rules compared at the end of
+  learning).
 """
 
 from . import linear_theory as linear_theory
+from . import plateau as plateau
 from . import rank_bounds as rank_bounds
 from .alignment import alignment as alignment
 from .alignment import alignment_over_training as alignment_over_training
@@ -18,6 +22,10 @@ from .matrix_rank import ranks_over_training as ranks_over_training
 from .matrix_rank import singular_values as singular_values
 from .matrix_rank import spectra_over_training as spectra_over_training
 from .matrix_rank import truncate as truncate
+from .plateau import PlateauTest as PlateauTest
+from .plateau import improvement_fraction as improvement_fraction
+from .plateau import plateau_test as plateau_test
+from .plateau import updates_to_fraction as updates_to_fraction
 from .rank_selection import RankSelection as RankSelection
 from .rank_selection import cp_similarity as cp_similarity
 from .rank_selection import select_cp_rank as select_cp_rank
