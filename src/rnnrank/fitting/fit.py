@@ -22,7 +22,7 @@ from . import gp as gp_
 from . import likelihoods as lik
 from . import ltr_model as lm
 from .masks import block_masks
-from .optimise import FitOptions, optimise
+from .optimise import OPTION_NAMES, optimise, resolve_options
 from .recording import FIELDS, Recording
 
 
@@ -117,11 +117,13 @@ class Fit:
         return self.error(~self.train_mask)
 
     def transform(self, rec: Recording, *, seed: int = 0, options=None,
-                  train_mask: Tensor | None = None) -> Fit:
-        """Re-fit the trial factors (Z, μ) and initial states of new trials with a, b, D, d and
-        the inputs frozen (the recording must have the same neurons and conditions).
+                  train_mask: Tensor | None = None, **option_kw) -> Fit:
+        """Re-fit the trial factors (Z, μ) and initial states of new trials with a, b, D
+        (and its gain), d and the inputs frozen (the recording must have the same neurons and
+        conditions).
 
-        ``options``: a ``FitOptions`` (its ``frozen`` is set here)."""
+        ``options``: a ``FitOptions`` (its ``frozen`` is set here), or its fields as keywords
+        (``max_iter=300``)."""
         fit = self
         if rec.shape[0] != fit.recording.shape[0] or rec.shape[2] != fit.recording.shape[2]:
             raise ValueError(f"new recording must have the same T and n as the fitted one "
@@ -129,8 +131,11 @@ class Fit:
                              f"({rec.shape[0]}, {rec.shape[2]})")
         if rec.n_conditions > fit.params["v"].shape[1]:
             raise ValueError("new recording has conditions the fit never saw")
-        frozen = ("A", "B", "v", "D_raw", "d", "log_shape")
-        opts = options or FitOptions()
+        frozen = ("A", "B", "v", "D_raw", "d", "log_shape", "log_gain")
+        opts = resolve_options(options, option_kw, where="transform")
+        if option_kw:
+            raise TypeError(f"transform: unknown keyword(s) {sorted(option_kw)}; expected seed, "
+                            f"options, train_mask or FitOptions fields {OPTION_NAMES}")
         opts = dataclasses.replace(opts, frozen=frozen)
         observed = rec.observed()
         train = observed if train_mask is None else train_mask & observed

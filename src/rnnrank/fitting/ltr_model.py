@@ -5,7 +5,7 @@ Model (Pellegrino, Cayco-Gajic & Chadwick 2023, NeurIPS), on rnnrank's leaky rat
 
     x_k[j+1] = (1 − α) x_k[j] + α (J(k) φ(x_k[j]) + U v[j, cond(k)])
     J(k)     = Σ_r c_r(k) â_r b̂_rᵀ          (â_r, b̂_r unit-norm; all scale in c)
-    ŷ_k[t]   = link(D φ(x_k[P + t]) + d)     (D [n, N] semi-orthogonal by default)
+    ŷ_k[t]   = link(D φ(x_k[P + t]) + d)     (D [n, N]: a learned gain times a semi-orthogonal Q)
 
 with c = L Z + μ the GP reparametrisation (``gp``), x_k[0] = â s0[cond(k)] a per-condition initial
 state (``initial_state="shared"``: one s0 for all trials, as the reference code — conditions
@@ -16,7 +16,18 @@ span{â_r}; ``inputs="free"`` uses U = I, v [S, C, N]. The recurrence costs O(K�
 — never a K×N×N tensor — and all K trials of a step are one batched ``step``.
 
 Shapes: Z [K, R], μ [R], A, B [N, R], s0 [C or 1, R], v [S, C, R or N], D_raw [n, N], d [n];
-predictions [T, K, n].
+log_gain [] (``readout="scaled"`` only); predictions [T, K, n].
+
+Readouts (``ModelConfig.readout``):
+
+- ``"scaled"`` (default): D = γ Q with Q semi-orthogonal and a learned scalar gain γ = exp(log_gain)
+  — LtrRNN's ``OrthogonalScaled(scaling=True)``. Without γ a bounded φ caps the readout:
+  ‖Q φ(x)‖ ≤ ‖φ(x)‖ ≤ √N · max|φ| per bin, while n per-neuron z-scored units have norm ≈ √n per
+  bin, so with n > N the fit cannot reach the data (issue 31.1: held-out nMSE 0.386 at scale 1
+  against 0.050 for the same data × 0.4). γ removes that cap and nothing else: Q still fixes
+  the readout's directions up to one scale.
+- ``"orthogonal"``: D = Q, no gain — the readout of the paper (Pellegrino et al. 2023).
+- ``"free"``: D unconstrained [n, N].
 """
 
 from __future__ import annotations
@@ -30,7 +41,8 @@ from ..models import rate_dynamics as rd
 from ..models.recurrence import Factorised
 from ..nonlinearities import get_nonlinearity
 
-PARAM_NAMES = ("A", "B", "Z", "mu", "s0", "v", "D_raw", "d", "log_shape")
+PARAM_NAMES = ("A", "B", "Z", "mu", "s0", "v", "D_raw", "d", "log_shape", "log_gain")
+READOUTS = ("scaled", "orthogonal", "free")
 
 
 @dataclass(frozen=True)
@@ -42,7 +54,7 @@ class ModelConfig:
     alpha: float = 0.2
     n_prep: int = 5
     inputs: str = "span"
-    readout: str = "orthogonal"
+    readout: str = "scaled"
     nonlinearity: str = "tanh"
     initial_state: str = "condition"
 
@@ -58,8 +70,9 @@ class ModelConfig:
             raise ValueError(f"alpha = dt/τ must be in (0, 1], got {self.alpha}")
         if self.inputs not in ("span", "free"):
             raise ValueError(f"inputs must be 'span' or 'free', got {self.inputs!r}")
-        if self.readout not in ("orthogonal", "free"):
-            raise ValueError(f"readout must be 'orthogonal' or 'free', got {self.readout!r}")
+        if self.readout not in READOUTS:
+            raise ValueError(f"readout must be one of {READOUTS} ('scaled': semi-orthogonal with "
+                             f"a learned gain, the default), got {self.readout!r}")
         if self.n_prep < 0:
             raise ValueError(f"n_prep must be ≥ 0, got {self.n_prep}")
 
@@ -81,7 +94,10 @@ def semi_orthogonal(M: Tensor) -> Tensor:
 
 def init_params(cfg: ModelConfig, *, n_trials: int, n_out: int, n_cond: int, n_steps_in: int,
                 seed: int, dtype=torch.float32) -> dict[str, Tensor]:
-    """Initial raw parameters (a = b as in the reference code: J starts symmetric, μ = 1)."""
+    """Initial raw parameters (a = b as in the reference code: J starts symmetric, μ = 1).
+
+    With ``readout="scaled"`` the gain starts at γ = 1 (log_gain = 0): the paper's readout
+    exactly; ``fit_ltr`` raises it when the data are larger than γ = 1 can reach."""
     g = torch.Generator().manual_seed(int(seed))
     N, R = cfg.n_rec, cfg.rank
     A = torch.randn(N, R, generator=g, dtype=torch.float64)
@@ -98,6 +114,8 @@ def init_params(cfg: ModelConfig, *, n_trials: int, n_out: int, n_cond: int, n_s
         "d": torch.zeros(n_out, dtype=torch.float64),
         "log_shape": torch.zeros(n_out, dtype=torch.float64),
     }
+    if cfg.readout == "scaled":
+        p["log_gain"] = torch.zeros((), dtype=torch.float64)
     return {k: v.to(dtype) for k, v in p.items()}
 
 
@@ -114,7 +132,12 @@ def initial_states(p: dict[str, Tensor], condition: Tensor) -> Tensor:
 
 
 def readout_matrix(p: dict[str, Tensor], cfg: ModelConfig) -> Tensor:
-    return semi_orthogonal(p["D_raw"]) if cfg.readout == "orthogonal" else p["D_raw"]
+    """D [n, N]: γ Q (``"scaled"``), Q (``"orthogonal"``) or D_raw (``"free"``); Q = the
+    semi-orthogonal matrix nearest D_raw by QR, γ = exp(log_gain)."""
+    if cfg.readout == "free":
+        return p["D_raw"]
+    Q = semi_orthogonal(p["D_raw"])
+    return Q * p["log_gain"].exp() if cfg.readout == "scaled" else Q
 
 
 def n_input_steps(cfg: ModelConfig, times: Tensor) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import torch
 from torch import Tensor
@@ -35,6 +35,34 @@ class FitOptions:
             raise ValueError("need lr > 0, max_iter ≥ 1, eval_every ≥ 1, patience ≥ 1")
         if not 0 <= self.val_fraction < 1:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+
+
+OPTION_NAMES = tuple(f.name for f in fields(FitOptions))
+
+
+def resolve_options(options: FitOptions | None, keywords: dict, *, where: str) -> FitOptions:
+    """``options`` with the ``FitOptions`` fields named in ``keywords`` applied (popped from it).
+
+    So ``fit_ltr(rec, 3, max_iter=500)`` means ``fit_ltr(rec, 3, options=FitOptions(
+    max_iter=500))``. A keyword that differs from the value in an explicit ``options`` is an
+    error (which one is meant?); one equal to it is accepted.
+    """
+    if options is not None and not isinstance(options, FitOptions):
+        raise TypeError(f"{where}: options must be a FitOptions, got {type(options).__name__}; "
+                        f"fix: options=FitOptions(...) or pass its fields as keywords")
+    given = {k: keywords.pop(k) for k in OPTION_NAMES if k in keywords}
+    if not given:
+        return options or FitOptions()
+    if options is not None:
+        clash = {k: v for k, v in given.items() if getattr(options, k) != v}
+        if clash:
+            k, v = next(iter(clash.items()))
+            raise ValueError(f"{where}: {k}={v!r} conflicts with options.{k}="
+                             f"{getattr(options, k)!r}; fix: pass it in one place only")
+        return options
+    if "frozen" in given:
+        given["frozen"] = tuple(given["frozen"])
+    return FitOptions(**given)
 
 
 def _objective(p, cfg, L, rec_y, cond, mask, loss, scale, act_reg, n_bins):
