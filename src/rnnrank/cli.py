@@ -452,7 +452,10 @@ def fit(
         summary = {"recording": str(recording), "scheme": scheme,
                    "scores": {str(r): v for r, v in result.scores.items()},
                    "baselines": result.baselines, "best_rank": result.best_rank,
+                   "best_rank_reason": result.reason, "notes": result.notes,
                    "summary": result.summary(), "figure": str(out / "cv.png")}
+        for note in result.notes:  # e.g. "no rank explains held-out data better than its mean"
+            _warn(note)
         if result.best_rank == max(rank_list) and len(rank_list) > 1:
             _warn(f"cross-validation chose the largest rank tried ({result.best_rank}); the best "
                   "rank may be larger: extend --ranks")

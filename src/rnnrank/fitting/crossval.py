@@ -22,15 +22,31 @@ from it, so the error both share cancels in the comparison), else at max(ranks) 
 the blocks scheme, a CP/PCA-like reference: a rank-R CP decomposition of the data tensor fitted
 on the training entries (``cp_baseline``).
 
+References that need no network, on every split: the *data's mean* — each held-out entry
+predicted by its neuron's mean over the training entries (``mean_baseline``; its normalised
+error is ≈ 1 by construction, slightly above because the mean is the training entries') — and
+the trial-invariant RNN above.
+
 Rank rule (``best_rank``), on ``select="error"`` (held-out normalised error, lower is better) or
-``select="learning"`` (learning score, higher is better): the one-standard-error rule — the
-smallest rank whose mean is within one standard error (over ≥ 3 splits) of the best mean.
-With fewer than 3 splits no standard error is trusted and the best mean wins.
+``select="learning"`` (learning score, higher is better):
+
+1. a rank is a candidate only if it beats the data's mean by 2 standard errors: the paired
+   difference (mean's error − rank's error, per split) has mean > 2 s.e.; this needs ≥ 3
+   splits. When no rank qualifies — pure noise, or too few splits — ``best_rank`` is ``None``
+   and ``reason`` says why ("no rank explains held-out data better than its mean");
+2. among the candidates, the one-standard-error rule: the smallest rank whose mean is within
+   one standard error of the best mean.
+
+``margin(rank, against)`` gives the paired difference against ``"mean"`` or ``"invariant"``
+(the trial-invariant RNN), and ``notes`` adds when no rank beats the trial-invariant RNN by
+2 s.e. (the fits see no learning). A ``CVResult`` built without ``mean_scores`` (by hand) skips
+step 1; with fewer than 3 splits its best mean wins.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,14 +55,19 @@ import torch
 from torch import Tensor
 
 from . import likelihoods as lik
-from .ltr_fit import FitOptions, fit_ltr
+from .ltr_fit import fit_ltr
 from .masks import block_masks, neuron_split, trial_split
+from .optimise import OPTION_NAMES, resolve_options
 from .recording import Recording
 from .scores import learning_score
 
 SCHEMES = ("blocks", "trials", "neurons")
 SELECT = ("error", "learning")
 MIN_SPLITS_FOR_SE = 3
+NOTHING_THERE = "no rank explains held-out data better than its mean"
+# fit_ltr's keywords that cross_validate passes on (it sets rec, rank, loss, seed, train_mask)
+_FIT_ARGS = frozenset(inspect.signature(fit_ltr).parameters) - {
+    "rec", "rank", "loss", "seed", "train_mask", "init", "option_kw"}
 
 
 def mean_se(values: Sequence[float]) -> tuple[float, float]:
@@ -76,13 +97,20 @@ def one_se_rule(values: dict[int, Sequence[float]], *, higher_is_better: bool = 
     return min(r for r, (mr, _) in stats.items() if sign * mr <= sign * m + se)
 
 
+def paired_difference(reference: Sequence[float], values: Sequence[float]) -> tuple[float, float]:
+    """(mean, s.e.) over splits of reference[s] − values[s], on splits where both are finite."""
+    return mean_se([a - b for a, b in zip(reference, values, strict=False)
+                    if math.isfinite(float(a)) and math.isfinite(float(b))])
+
+
 @dataclass
 class CVResult:
     """Held-out scores per rank and split (see module docstring).
 
     ``all_scores {rank: [normalised error per split]}``, ``learning {rank: [learning score per
     split]}``, ``invariant {rank: [trial-invariant RNN error per split]}`` (and
-    ``invariant_learning``, exactly 0 by construction), ``scores {rank: mean error}``.
+    ``invariant_learning``, exactly 0 by construction), ``scores {rank: mean error}``,
+    ``mean_scores [error of the data's mean per split]`` (the reference a rank must beat).
     """
 
     scheme: str
@@ -96,6 +124,7 @@ class CVResult:
     select: str = "error"
     fits: dict[int, list] = field(default_factory=dict)
     splits: list = field(default_factory=list)
+    mean_scores: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.select not in SELECT:
@@ -109,18 +138,76 @@ class CVResult:
     def n_splits(self) -> int:
         return min((len(v) for v in self.all_scores.values()), default=0)
 
-    def rank_by(self, select: str) -> int:
-        """The one-standard-error rule on ``"error"`` or ``"learning"``."""
+    def margin(self, rank: int, against: str = "mean") -> tuple[float, float]:
+        """(mean, s.e.) over splits of the reference's held-out error minus rank ``rank``'s
+        (> 0: the rank does better). ``against``: ``"mean"`` (the data's mean) or
+        ``"invariant"`` (the trial-invariant RNN of that rank, else of the largest rank that
+        has one; NaN when there is none)."""
+        if rank not in self.all_scores:
+            raise ValueError(f"rank {rank} was not cross-validated; ranks: "
+                             f"{sorted(self.all_scores)}")
+        if against == "mean":
+            reference = self.mean_scores
+        elif against == "invariant":
+            reference = self.invariant.get(rank) or (self.invariant[max(self.invariant)]
+                                                     if self.invariant else [])
+        else:
+            raise ValueError(f"against must be 'mean' or 'invariant', got {against!r}")
+        return paired_difference(reference, self.all_scores[rank])
+
+    def _beats(self, against: str) -> list[int]:
+        """Ranks whose margin over the reference exceeds 2 s.e. (≥ 3 splits)."""
+        out = []
+        for r in sorted(self.all_scores):
+            m, se = self.margin(r, against)
+            if self.n_splits >= MIN_SPLITS_FOR_SE and math.isfinite(se) and m > 2 * se:
+                out.append(r)
+        return out
+
+    def _candidates(self) -> tuple[list[int], str | None]:
+        """(ranks the rank rule may choose from, why there are none)."""
+        if not self.mean_scores:
+            return sorted(self.all_scores), None
+        if self.n_splits < MIN_SPLITS_FOR_SE:
+            return [], (f"{NOTHING_THERE}: {self.n_splits} split(s) give no standard error; "
+                        f"fix: ≥ {MIN_SPLITS_FOR_SE} seeds (splits)")
+        beats = self._beats("mean")
+        return beats, (None if beats else NOTHING_THERE)
+
+    def rank_by(self, select: str) -> int | None:
+        """The rank rule of the module docstring on ``"error"`` or ``"learning"``: ``None``
+        when no rank beats the data's mean by 2 s.e. (``reason`` says why)."""
+        if select not in SELECT:
+            raise ValueError(f"select must be one of {SELECT}, got {select!r}")
+        if select == "learning" and not self.learning:
+            raise ValueError("no learning scores in this CVResult")
+        ranks, _ = self._candidates()
+        if not ranks:
+            return None
         if select == "learning":
-            if not self.learning:
-                raise ValueError("no learning scores in this CVResult")
-            return one_se_rule(self.learning, higher_is_better=True)
-        return one_se_rule(self.all_scores)
+            return one_se_rule({r: self.learning[r] for r in ranks}, higher_is_better=True)
+        return one_se_rule({r: self.all_scores[r] for r in ranks})
 
     @property
-    def best_rank(self) -> int:
-        """``rank_by(self.select)``."""
+    def best_rank(self) -> int | None:
+        """``rank_by(self.select)``: ``None`` when no rank explains held-out data better than
+        its mean (see ``reason``)."""
         return self.rank_by(self.select)
+
+    @property
+    def reason(self) -> str | None:
+        """Why ``best_rank`` is ``None`` (``None`` when it is a rank)."""
+        return self._candidates()[1]
+
+    @property
+    def notes(self) -> list[str]:
+        """Plain-language cautions for summaries: ``reason``, and whether any rank beats the
+        trial-invariant RNN by 2 s.e."""
+        out = [self.reason] if self.reason else []
+        if self.invariant and not out and not self._beats("invariant"):
+            out.append("no rank beats the trial-invariant RNN by 2 s.e.: the held-out data show "
+                       "no learning these fits can see")
+        return out
 
     def summary(self) -> dict[str, dict]:
         """{rank: {"error": [mean, se], "learning": [mean, se], "train": mean}} and
@@ -134,6 +221,8 @@ class CVResult:
             out[str(r)] = row
         for r, v in sorted(self.invariant.items()):
             out[f"invariant R={r}"] = {"error": list(mean_se(v)), "learning": [0.0, 0.0]}
+        if self.mean_scores:
+            out["data mean"] = {"error": list(mean_se(self.mean_scores)), "learning": [0.0, 0.0]}
         return out
 
     def table(self) -> list[dict]:
@@ -148,6 +237,10 @@ class CVResult:
             m, se = mean_se(v)
             rows.append({"rank": f"trial-invariant R={r}", "test": m, "test_se": se,
                          "learning": 0.0, "learning_se": 0.0, "train": float("nan")})
+        if self.mean_scores:
+            m, se = mean_se(self.mean_scores)
+            rows.append({"rank": "data mean", "test": m, "test_se": se, "learning": 0.0,
+                         "learning_se": 0.0, "train": float("nan")})
         rows += [{"rank": name, "test": v, "test_se": float("nan"), "learning": float("nan"),
                   "learning_se": float("nan"), "train": float("nan")}
                  for name, v in self.baselines.items()]
@@ -176,7 +269,13 @@ class CVResult:
         for name, v in self.baselines.items():
             if "RNN" not in name:
                 ax.axhline(v, ls="--", lw=1, label=name, color="C2")
-        ax.axvline(self.best_rank, color="C3", lw=0.8)
+        if self.mean_scores:
+            ax.axhline(mean_se(self.mean_scores)[0], ls=":", lw=1, color="0.4",
+                       label="data mean")
+        if self.best_rank is not None:
+            ax.axvline(self.best_rank, color="C3", lw=0.8)
+        else:
+            ax.set_title("no rank beats the data's mean", fontsize=8)
         ax.set_xlabel("rank R")
         ax.set_ylabel("held-out " + ("nMSE" if self.loss == "mse" else "normalised deviance"))
         if self.learning:
@@ -227,6 +326,28 @@ def _score(rec: Recording, scheme: str, split, loss: str, rank: int, seed: int,
     return fit.error(test), fit.train_error, learning_score(fit, rec, train, test), fit
 
 
+def mean_baseline(rec: Recording, scheme: str, split, loss: str) -> float:
+    """Held-out normalised error of the data's mean: each held-out entry predicted by its
+    neuron's mean over the training entries (the overall training mean for a neuron with none).
+    ≈ 1 by construction (the score's null predicts the held-out entries' own neuron means)."""
+    obs = rec.observed()
+    if scheme == "trials":
+        tr, te = split
+        train, test = obs & tr[None, :, None], obs & te[None, :, None]
+    else:
+        train, test = split[0] & obs, split[1] & obs
+    y = torch.where(train, rec.data, torch.zeros((), dtype=rec.data.dtype)).double()
+    w = train.double()
+    count = w.sum(dim=(0, 1))
+    overall = y.sum() / w.sum().clamp_min(1.0)
+    means = torch.where(count > 0, y.sum(dim=(0, 1)) / count.clamp_min(1.0), overall)
+    if loss != "mse":
+        means = means.clamp_min(1e-8)
+    if not bool(test.any()):
+        return float("nan")
+    return lik.normalised_deviance(means.expand(rec.shape), rec.data, test, loss)
+
+
 def cp_baseline(rec: Recording, rank: int, train: Tensor, test: Tensor, *, iters: int = 300,
                 seed: int = 0) -> float:
     """Normalised MSE on ``test`` of a rank-R CP model of the data fitted on ``train`` entries
@@ -261,7 +382,8 @@ def cross_validate(rec: Recording, ranks: Sequence[int], *, scheme: str = "block
         rec: the recording.
         ranks: ranks to compare (each ≥ 1).
         scheme: ``"blocks"``, ``"trials"`` or ``"neurons"``.
-        seeds: one split and one fit seed per entry (≥ 3 for the one-standard-error rule).
+        seeds: one split and one fit seed per entry; ≥ 3 (the default) give the standard
+            error the rank rule needs — with fewer, ``best_rank`` is ``None``.
         fraction: held-out fraction (block centres scaled to it / trials / neurons).
         loss: the fit's likelihood, also used to score. The learning score is an R² of the
             data (meaningful for z-scored rates, ``"mse"``); it is computed for every loss.
@@ -272,7 +394,12 @@ def cross_validate(rec: Recording, ranks: Sequence[int], *, scheme: str = "block
         keep_fits: keep every ltrRNN fit (``fits {rank: [Fit per split]}``) and the splits
             (``splits [(train, test)]``) in the result.
         progress: called as progress(rank, seed, score) after each ltrRNN fit.
-        fit_kw: passed to ``fit_ltr`` (``n_rec``, ``alpha``, ``options``, …).
+        fit_kw: passed to ``fit_ltr`` (``n_rec``, ``alpha``, ``readout``, ``options``, …),
+            and ``FitOptions`` fields by name (``max_iter=300``), as ``fit_ltr`` takes them.
+
+    Returns:
+        a ``CVResult``; ``best_rank`` is ``None`` when no rank beats the data's mean by 2 s.e.
+        over the splits (``reason`` says so).
     """
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
@@ -286,13 +413,22 @@ def cross_validate(rec: Recording, ranks: Sequence[int], *, scheme: str = "block
         raise ValueError(f"select must be one of {SELECT}, got {select!r}")
     if "init" in fit_kw:
         raise ValueError("cross_validate: pass warm_start=True instead of init")
-    opts = fit_kw.pop("options", None) or FitOptions()
+    for name in ("seed", "train_mask"):
+        if name in fit_kw:
+            raise ValueError(f"cross_validate sets {name} per split, got {name}="
+                             f"{fit_kw[name]!r}; fix: pass seeds=[...] (one split and fit each)")
+    opts = resolve_options(fit_kw.pop("options", None), fit_kw, where="cross_validate")
+    unknown = sorted(set(fit_kw) - _FIT_ARGS)
+    if unknown:
+        raise TypeError(f"cross_validate: unknown keyword(s) {unknown}; expected fit_ltr's "
+                        f"arguments {sorted(_FIT_ARGS)} or FitOptions fields {OPTION_NAMES}")
     frozen = dataclasses.replace(opts, frozen=tuple({*opts.frozen, "Z"}))
     out = CVResult(scheme=scheme, loss=loss, all_scores={}, train_scores={}, select=select)
     for s in seeds:
         split = _split(rec, scheme, s, fraction)
         if keep_fits:
             out.splits.append(split)
+        out.mean_scores.append(mean_baseline(rec, scheme, split, loss))
         for r in ranks:
             init = None
             if warm_start or (baselines and r == max(ranks)):
