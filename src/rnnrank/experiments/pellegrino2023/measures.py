@@ -5,27 +5,15 @@
   restricted to those units; R² of the true CP trial factors from the fitted c(k) (linear map).
 - ``chance_levels``: the same numbers for random subspaces and random smooth trial factors (the
   5th / 95th percentiles are what "better than chance" must beat).
-- ``learning_numbers``: per split, the learning budget of the noiseless oracle and of a
-  model-free running condition mean, and the nested difference ltrRNN − trial-invariant nMSE.
-- ``fit_ceiling``: the nested fit on the *noiseless* oracle recording (one split): if its
-  learning score is ≤ 0 too, the fits' own error — not the recording noise — hides learning.
+- ``heldout_cp_errors`` / ``elbow_rank``: the CP rank of a weight tensor named by the fits' own
+  one-SE rule on held-out entries; ``multilinear_ranks``; ``activity_basis`` and
+  ``restricted_weights``: the weights as the activity sees them (Pᵀ W(k) P).
 """
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import torch
-
-from ...fitting import (
-    FitOptions,
-    Recording,
-    fit_ltr,
-    learning_score,
-    oracle_budget,
-    running_condition_mean,
-)
 
 
 def principal_angles(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -79,30 +67,62 @@ def chance_levels(cp, units: np.ndarray, rank_fit: int, n_trials: int, *, draws:
             "r2_p95": float(np.percentile(r2, 95)), "r2_median": float(np.median(r2))}
 
 
-def learning_numbers(rec, oracle: np.ndarray, splits, fits, invariant_errors) -> dict:
-    """Per split: noiseless-oracle budget, running-mean budget, ltrRNN − invariant nMSE."""
-    oracle = torch.as_tensor(oracle, dtype=torch.float64)
-    out = {"oracle_budget": [], "running_mean_budget": [], "nested_difference": []}
-    for (train, test), fit, inv in zip(splits, fits, invariant_errors, strict=True):
-        out["oracle_budget"].append(oracle_budget(oracle, rec, train, test))
-        run = running_condition_mean(rec, train)
-        out["running_mean_budget"].append(oracle_budget(run, rec, train, test))
-        out["nested_difference"].append(fit.error(test) - inv)
+# --- claims (i) and (ii): the teacher's weights, named by the rule the fits' CV uses -----------
+
+def heldout_cp_errors(tensor: torch.Tensor, ranks, *, splits, fraction: float = 0.1,
+                      n_restarts: int = 1, seed: int = 0) -> dict[int, list[float]]:
+    """{rank: [held-out relative error per split]} of CP models of ``tensor`` [K, N, N] fitted
+    with ``fraction`` of its entries hidden (EM imputation), scored on those entries:
+    ‖X − X̂‖ / ‖X‖ over the hidden entries. Held-out entries, not the training error, so that
+    the one-SE rule of the fits' cross-validation can name a rank here too."""
+    from ...analysis import cp_decompose
+
+    out: dict[int, list[float]] = {int(r): [] for r in ranks}
+    x = tensor.double()
+    for s in splits:
+        g = torch.Generator().manual_seed(10_000 + int(s))
+        test = torch.rand(x.shape, generator=g, dtype=torch.float64) < fraction
+        for r in ranks:
+            cp = cp_decompose(x, int(r), n_restarts=n_restarts, seed=seed + int(s),
+                              mask=~test, max_iter=300)
+            resid = (cp.to_tensor().double() - x)[test]
+            out[int(r)].append(float(resid.norm() / x[test].norm()))
     return out
 
 
-def fit_ceiling(rec: Recording, oracle: np.ndarray, split, rank: int, *, n_rec: int,
-                options: FitOptions, seed: int = 0) -> dict:
-    """Trial-invariant then nested ltrRNN fit of the noiseless oracle recording on ``split``:
-    their held-out nMSE, the ltrRNN's learning score, and the oracle's budget there."""
-    clean = Recording(data=torch.as_tensor(oracle, dtype=torch.float32),
-                      condition=rec.condition, trial_id=rec.trial_id, times=rec.times,
-                      epoch=rec.epoch)
-    train, test = split
-    frozen = dataclasses.replace(options, frozen=("Z",))
-    inv = fit_ltr(clean, rank, n_rec=n_rec, train_mask=train, options=frozen, seed=seed)
-    fit = fit_ltr(clean, rank, n_rec=n_rec, train_mask=train, options=options, seed=seed,
-                  init=inv)
-    return {"rank": rank, "invariant_nmse": inv.error(test), "ltr_nmse": fit.error(test),
-            "learning_score": learning_score(fit, clean, train, test),
-            "budget": oracle_budget(clean.data, clean, train, test)}
+def elbow_rank(errors: dict[int, list[float]]) -> int:
+    """The rank the fits' cross-validation would name from these held-out errors (its one-SE
+    rule: the smallest rank whose mean is within one s.e. of the best mean)."""
+    from ...fitting.crossval import one_se_rule
+
+    return one_se_rule(errors)
+
+
+def multilinear_ranks(tensor: torch.Tensor, energy: float = 0.99) -> tuple[int, int, int]:
+    """Numerical multilinear rank (trial, post, pre) of ``tensor`` [K, N, N]: per unfolding,
+    the fewest singular values holding ``energy`` of its squared norm (an rnnrank convention:
+    the paper names no threshold)."""
+    x = tensor.double()
+    out = []
+    for mode in range(3):
+        s = torch.linalg.svdvals(x.movedim(mode, 0).reshape(x.shape[mode], -1))
+        frac = torch.cumsum(s**2, 0) / (s**2).sum()
+        out.append(int((frac < energy).sum()) + 1)
+    return tuple(out)
+
+
+def activity_basis(rates: np.ndarray, *, variance: float = 0.99, max_dim: int = 20
+                   ) -> np.ndarray:
+    """P [N, d]: the leading principal components of rates [T, K, N] (centred over time and
+    trials) explaining ``variance`` of it, at most ``max_dim``."""
+    x = rates.reshape(-1, rates.shape[-1])
+    x = x - x.mean(0)
+    _, s, vt = np.linalg.svd(x, full_matrices=False)
+    frac = np.cumsum(s**2) / np.sum(s**2)
+    d = min(int(np.sum(frac < variance)) + 1, max_dim)
+    return vt[:d].T
+
+
+def restricted_weights(W: np.ndarray, P: np.ndarray) -> torch.Tensor:
+    """Pᵀ W(k) P [K, d, d]: the weights as the activity sees them (W [K, N, N], P [N, d])."""
+    return torch.as_tensor(np.einsum("ia,kij,jb->kab", P, W, P))

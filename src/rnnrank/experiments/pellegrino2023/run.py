@@ -10,77 +10,48 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ...analysis import select_cp_rank
-from ...fitting import FitOptions, Recording, cross_validate
 from ...models import RateRNN
-from ...stats import mean_se
 from ...tasks import make
 from ..framework import Outcome
 from . import claims as V
-from . import measures as claims
-from . import teacher as teacher
+from . import decide, recordings, teacher
 from .setup import PAPER, QUICK_LEAVES_OUT, Setup
 from .teacher import hand_error
 
 
-def one_per_target(task):
-    """A batch whose trial j reaches to target j (j = 0 … n_targets − 1)."""
-    import dataclasses
-
-    from ...tasks import Batch
-
-    trials = [dataclasses.replace(task, conditions=(j,)).sample(1)
-              for j in range(task.n_targets)]
-    return Batch(*(torch.cat([getattr(b, f) for b in trials], 1)
-                   for f in ("inputs", "targets", "mask")),
-                 {"condition": torch.arange(task.n_targets)})
-
-
 def build_teacher(setup: Setup, task, path: Path) -> dict:
-    """Pretrain, calibrate, learn, and learn frozen (null); cached in ``path`` (.npz)."""
+    """Pretrain to convergence, calibrate, learn, and learn frozen (null) on the same trials;
+    cached in ``path`` (.npz)."""
     if path.exists():
         with np.load(path) as f:
             return {k: f[k] for k in f.files}
-    batch = one_per_target(task)
     torch.manual_seed(setup.seed)
     model = RateRNN(n_in=task.n_in, n_rec=setup.n_rec, n_out=task.n_out, seed=setup.seed)
-    steps = teacher.pretrain(model, task, batch, target=setup.baseline_error,
-                             lr=setup.pretrain_lr, max_steps=setup.pretrain_max_steps)
-    base = hand_error(model, task, batch, 0.0)
-    curl = teacher.calibrate_curl(model, task, batch, target=setup.onset_error)
-    lr = teacher.calibrate_lr(model, task, batch, curl=curl, baseline=base,
-                              recovery_trials=setup.recovery_trials, seed=setup.seed)
-    onset = hand_error(model, task, batch, curl)  # all 8 targets, = onset_error by bisection
+    evaluation = teacher.trial_schedule(task, 4 * task.n_targets, seed=setup.seed + 3)
+    pre = teacher.pretrain(model, task, evaluation, lr=setup.pretrain_lr,
+                           max_steps=setup.pretrain_max_steps, batch_size=setup.pretrain_batch,
+                           window=setup.pretrain_window, tol=setup.pretrain_tol,
+                           seed=setup.seed)
+    base = hand_error(model, task, evaluation, 0.0)
+    curl = teacher.calibrate_curl(model, task, evaluation, target=setup.onset_error)
+    calibration_trials = teacher.trial_schedule(task, setup.recovery_trials + 3,
+                                                seed=setup.seed + 5)
+    lr = teacher.calibrate_lr(model, task, calibration_trials, curl=curl, baseline=base,
+                              recovery_trials=setup.recovery_trials, onset_batch=evaluation)
+    onset = hand_error(model, task, evaluation, curl)  # = onset_error by bisection
+    schedule = teacher.trial_schedule(task, sum(setup.trials), seed=setup.seed + 1)
     saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    learner = teacher.learn(model, task, batch, trials=setup.trials, curl=curl, lr=lr,
-                            seed=setup.seed + 1)
+    learner = teacher.learn(model, task, schedule, trials=setup.trials, curl=curl, lr=lr)
     model.load_state_dict(saved)
-    null = teacher.learn(model, task, batch, trials=setup.trials, curl=curl, lr=lr,
-                         seed=setup.seed + 1, frozen=True)
+    null = teacher.learn(model, task, schedule, trials=setup.trials, curl=curl, lr=lr,
+                         frozen=True)
     arrays = {**learner, "null_rates": null["rates"], "null_error": null["error"],
-              "calibration": np.array([steps, base, curl, lr, onset])}
+              "calibration": np.array([pre["steps"], base, curl, lr, onset,
+                                       float(pre["converged"])]),
+              "pretrain_curve": np.array(pre["curve"], dtype=np.float64)}
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, **arrays)
     return arrays
-
-
-def recordings(arrays: dict, task, setup: Setup):
-    """(learner Recording, null Recording, oracle z [T, K, n], units): spike counts of the same
-    units with the same noise model and seed, smoothed and z-scored, execution period only."""
-    g = np.random.default_rng(setup.seed)
-    units = np.sort(g.choice(setup.n_rec, size=setup.n_units, replace=False))
-    go = task.steps(task.hold)
-    out = []
-    for key in ("rates", "null_rates"):
-        counts, lam = teacher.spike_counts(arrays[key], units, bin_s=setup.bin_s,
-                                           seed=setup.seed + 7)
-        z, stats = teacher.smooth_zscore(counts, sigma_bins=setup.smooth_bins)
-        oracle, _ = teacher.smooth_zscore(lam, sigma_bins=setup.smooth_bins, stats=stats)
-        rec = Recording(data=torch.as_tensor(z[go:], dtype=torch.float32),
-                        condition=arrays["condition"], epoch=arrays["epoch"],
-                        times=np.arange(z.shape[0] - go) * setup.bin_s)
-        out.append((rec, oracle[go:], float(counts.mean() / setup.bin_s)))
-    return out[0], out[1], units
 
 
 def hand_curve(arrays: dict, setup: Setup) -> dict:
@@ -101,8 +72,8 @@ def reproduce(out: str | Path = "runs/pellegrino2023", *, quick_run: bool = Fals
     same as ``rr.experiments.reproduce("pellegrino2023", ...)``, which also returns the
     verdicts as ``Claim``s.
 
-    ``threads``: torch threads while it runs (restored after). The fits are small (O(K·N·R) per
-    step): one thread is faster than several that contend for a shared or loaded machine.
+    ``threads``: torch threads of this process while it runs (restored after); the fits run
+    in ``rr.sweep`` worker processes, one per core.
     """
     from ..framework import reproduce as drive
 
@@ -110,94 +81,68 @@ def reproduce(out: str | Path = "runs/pellegrino2023", *, quick_run: bool = Fals
                  threads=threads).results
 
 
-def run_all(out: Path, setup: Setup, *, progress: bool = False, threads: int = 1) -> Outcome:
+def run_all(out: Path, setup: Setup, *, progress: bool = False, threads: int = 1,
+            workers: int | None = None) -> Outcome:
     """Teacher, recordings, fits and the numbers of every claim under ``out`` (cached), with
     ``threads`` torch threads (restored after); the report's live objects in the context."""
     saved = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        return _run(Path(out), setup, progress=progress)
+        return _run(Path(out), setup, progress=progress, workers=workers)
     finally:
         torch.set_num_threads(saved)
 
 
-def _run(out: Path, setup: Setup, *, progress: bool) -> Outcome:
-    quick_run = setup.label == "quick"
+def _say(progress: bool):
+    return (lambda *a: print(*a, flush=True)) if progress else (lambda *a: None)
+
+
+def _run(out: Path, setup: Setup, *, progress: bool, workers: int | None) -> Outcome:
+    say = _say(progress)
     t0 = time.perf_counter()
-    say = (lambda *a: print(*a, flush=True)) if progress else (lambda *a: None)
-    task = make("reach")
+    seconds = {}
+    task = make("reach", **setup.task_options())
     arrays = build_teacher(setup, task, out / "teacher.npz")
-    cal = list(arrays["calibration"]) + [float("nan")]  # caches before the onset entry: 4
-    steps, base, curl, lr, onset = cal[:5]
-    curve = {**hand_curve(arrays, setup), "curl_onset_8_targets": float(onset)}
-    say(f"teacher: curl {curl:.3f}, SGD lr {lr:.4f}; hand error {curve}")
-    # (i) true ΔW CP rank (ΔW(0) = 0 carries no direction: trials 1..K−1)
-    delta = torch.as_tensor(arrays["W"] - arrays["W"][:1])[1:].double()
-    sel = select_cp_rank(delta, ranks=setup.cp_ranks, n_restarts=setup.cp_restarts,
-                         seed=setup.seed)
-    cp = sel.decompositions[list(sel.ranks).index(sel.best_rank)]
-    dW_rel = float(delta.norm(dim=(1, 2)).max() / torch.as_tensor(arrays["W"][0]).norm())
-    say(f"true ΔW CP rank {sel.best_rank} (rel. error {cp.relative_error:.3f})")
-    (rec, oracle, rate_hz), (null_rec, _, _), units = recordings(arrays, task, setup)
-    opts = FitOptions(max_iter=setup.fit_iter)
-
-    def log(r, s, v):
-        say(f"  rank {r} split {s}: held-out nMSE {v:.4f}")
-
-    cv = cross_validate(rec, setup.ranks, seeds=setup.splits, n_rec=setup.fit_n_rec,
-                        options=opts, warm_start=True, select="learning", keep_fits=True,
-                        progress=log)
-    chosen, chosen_err = cv.best_rank, cv.rank_by("error")
-    null_cv = cross_validate(null_rec, [chosen], seeds=setup.splits, n_rec=setup.fit_n_rec,
-                             options=opts, warm_start=True, baselines=False, progress=log)
-    nums = claims.learning_numbers(rec, oracle, cv.splits, cv.fits[chosen],
-                                   cv.invariant[chosen])
-    budget = mean_se(nums["oracle_budget"])
-    spread = float(np.std(nums["nested_difference"], ddof=1))
-    score, null = mean_se(cv.learning[chosen]), mean_se(null_cv.learning[chosen])
-    rec_fits = [claims.recovery(f, cp, units) for f in cv.fits[chosen]]
-    chance = claims.chance_levels(cp, units, chosen, rec.shape[1], seed=setup.seed)
-    angle = mean_se([r["mean_angle"] for r in rec_fits])
-    r2 = mean_se([r["mean_c_r2"] for r in rec_fits])
-    ceiling = claims.fit_ceiling(rec, oracle, cv.splits[0], chosen_err, n_rec=setup.fit_n_rec,
-                                 options=opts, seed=setup.splits[0])
-    say(f"fit ceiling (noiseless oracle, rank {chosen_err}): {ceiling}")
-    v4 = V.learning_verdict(score, null, budget=budget[0], spread=spread)
-    verdicts = {
-        "i_true_rank_low": {**V.rank_low_verdict(sel.best_rank, float(cp.relative_error)),
-                            "true_cp_rank": int(sel.best_rank),
-                            "relative_error": float(cp.relative_error),
-                            "paper": "low tensor rank (rank ≤ (d_in + d_out)² for linear nets)"},
-        "ii_cv_rank_matches": {**V.rank_match_verdict(sel.best_rank, chosen, v4["verdict"]),
-                               "chosen_rank_learning": chosen, "chosen_rank_error": chosen_err,
-                               "true_cp_rank": int(sel.best_rank),
-                               "paper": "CV rank = teacher's rank"},
-        "iii_factor_recovery": {**V.recovery_verdict(angle, chance["angle_p5"], r2,
-                                                     chance["r2_p95"]),
-                                "mean_angle": angle, "mean_c_r2": r2, "chance": chance,
-                                "paper": "fitted factors match the teacher's"},
-        "iv_learning_score": {**v4, "learning_score": score, "null_learning_score": null,
-                              "budget": budget, "spread": spread,
-                              "running_mean_budget": mean_se(nums["running_mean_budget"]),
-                              "fit_ceiling_noiseless": ceiling,
-                              "paper": "ltrRNN explains learning a fixed RNN cannot"},
-    }
-    for k, v in verdicts.items():
-        say(f"{k}: {v['verdict']} — {v['reason']}")
+    seconds["teacher"] = round(time.perf_counter() - t0, 1)
+    steps, base, curl, lr, onset, converged = arrays["calibration"]
+    curve = {**hand_curve(arrays, setup), "curl_onset_evaluation": float(onset)}
+    say(f"teacher: pretrained {int(steps)} updates (converged {bool(converged)}), baseline "
+        f"{base:.4f}, curl {curl:.3f}, SGD lr {lr:.4f}; hand error {curve}")
+    rec, null_rec = recordings.paper_arm(arrays, task, setup.bin_s)
+    rec_dir = out / "recordings"
+    rec_dir.mkdir(parents=True, exist_ok=True)
+    rec.save(rec_dir / "paper_learner.npz")
+    null_rec.save(rec_dir / "paper_null.npz")
+    shares = teacher.variance_shares(rec.data.double().numpy(), null_rec.data.double().numpy(),
+                                     arrays["condition"])
+    spread0 = recordings.baseline_spread(rec, setup.splits)
+    gate = V.teacher_can_test(shares["learning_share"], spread0)
+    say(f"clean rates: learning share {shares['learning_share']:.4f}, null within-condition "
+        f"share {shares['null_within_condition_share']:.4f}, condition-mean spread over splits "
+        f"{spread0:.4f} → {gate['reason']}")
     results = {
         "setup": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(setup).items()},
-        "quick": quick_run, "quick_leaves_out": list(QUICK_LEAVES_OUT) if quick_run else [],
+        "quick": setup.label == "quick",
+        "quick_leaves_out": list(QUICK_LEAVES_OUT) if setup.label == "quick" else [],
         "paper": PAPER,
-        "teacher": {"pretrain_steps": int(steps), "baseline_error": float(base),
-                    "curl": float(curl), "sgd_lr": float(lr), "hand_error": curve,
-                    "max_dW_over_W0": dW_rel, "mean_rate_hz": rate_hz},
-        "error_per_trial": arrays["error"].tolist(), "epoch": arrays["epoch"].tolist(),
-        "true_cp": {"ranks": list(map(int, sel.ranks)), "errors": sel.errors[:, 0].tolist(),
-                    "best_rank": int(sel.best_rank)},
-        "cv": {"summary": cv.summary(), "baselines": cv.baselines, "best_rank": chosen,
-               "best_rank_error": chosen_err, "null_summary": null_cv.summary()},
-        "learning": nums, "recovery": rec_fits, "verdicts": verdicts,
-        "seconds": round(time.perf_counter() - t0, 1), "networks": [setup.n_rec],
-        "network_count": 1,
+        "teacher": {"pretrain_steps": int(steps), "pretrain_converged": bool(converged),
+                    "pretrain_curve": arrays["pretrain_curve"].tolist(),
+                    "baseline_error": float(base), "curl": float(curl), "sgd_lr": float(lr),
+                    "hand_error": curve, **shares, "condition_mean_spread": spread0,
+                    "max_dW_over_W0": float(np.linalg.norm(arrays["W"] - arrays["W"][:1],
+                                                           axis=(1, 2)).max()
+                                            / np.linalg.norm(arrays["W"][0]))},
+        "gate": gate, "error_per_trial": arrays["error"].tolist(),
+        "null_error_per_trial": arrays["null_error"].tolist(),
+        "epoch": arrays["epoch"].tolist(), "network_count": 1, "seconds_per_part": seconds,
     }
-    return Outcome(results, {"cv": cv, "fit": cv.fits[chosen][0], "cp": cp})
+    if gate["verdict"] != V.REPRODUCED:
+        reason = gate["reason"]
+        results["verdicts"] = {k: {**V._v(V.INCONCLUSIVE, reason), "paper": p}
+                               for k, p in V.CLAIM_PAPER.items()}
+        return Outcome(results, {})
+    results.update(decide.fit_and_decide(out, setup, task, arrays, rec, null_rec, seconds,
+                                         say, workers, progress))
+    results["seconds"] = round(time.perf_counter() - t0, 1)
+    context = results.pop("_context")
+    return Outcome(results, context)
