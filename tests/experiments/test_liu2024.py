@@ -80,15 +80,21 @@ def test_preflossing_on_mante_moves_the_driven_lambda_max_of_a_g2_network_toward
     assert abs(after) < abs(before) - MANTE_MARGIN, (before, after)
 
 
-@pytest.mark.slow  # ~6 s: 6 tiny ensembles trained, λ_max measured, report written
+@pytest.mark.slow  # ~10 s: 5 tiny ensembles trained twice, λ_max measured, report written
 def test_tiny_reproduction_writes_results_verdicts_and_report(tmp_path):
-    setup = replace(liu.quick(), n_rec=8, steps=3, ini_gains=(0.5, 1.5), seeds=(0, 1),
+    setup = replace(liu.quick(), n_rec=8, steps=3, steps_per_rule={"bptt": 4}, extend=1,
+                    ini_gains=(0.5, 1.5), seeds=(0, 1),
                     tasks=("reach",), rules=("bptt", "eprop", "rflo"),
                     floss_rules=("eprop", "rflo"), floss_updates=2, floss_k=2,
                     lyap_steps=20, lyap_warmup=5, record_every=1, test_batch=4)
     results = liu.reproduce(tmp_path, setup=setup)
     rows = results["networks"]
     assert len(rows) == 5 * 4 and {r["status"] for r in rows} == {"completed"}
+    # 4-5 records hold too few for the plateau test: every arm is extended once, to 2× its
+    # budget, and still reported as not plateaued (the gate of every verdict)
+    assert {(r["rule"], r["steps"]) for r in rows} == {("bptt", 8), ("eprop", 6), ("rflo", 6)}
+    assert not any(r["plateau"] for r in rows) and len(results["plateau"]) == 5 * 2
+    assert results["protocol"].keys() == {"path", "commit", "modified"}
     assert all(np.isfinite(r["lambda_floss"]) == r["floss"] for r in rows)
     assert all(-1 <= r["alignment"] <= 1 for r in rows if r["rule"] != "bptt")
     v = json.loads((tmp_path / "results.json").read_text())["verdicts"]
@@ -103,9 +109,12 @@ def test_tiny_reproduction_writes_results_verdicts_and_report(tmp_path):
         "claim3_flossing_improves")]
     page = (tmp_path / "index.md").read_text()
     assert "| reach | eprop | 0.5 | 0.75 |" in page and "## Verdicts" in page
+    assert "## Protocol" in page and "not the pre-registered decisive grid" in page
+    assert "## Has learning finished?" in page and "0 of 10 arm × gain curves" in page
     # a rerun resumes every arm (nothing left to train) and still reports the whole training time
     again = liu.reproduce(tmp_path, setup=setup)
     first = results["training_seconds_all_sessions"]
     assert first > 0 and again["training_seconds_all_sessions"] == pytest.approx(first, abs=0.5)
-    for name in ("loss_vs_g.png", "lyapunov_vs_g.png", "alignment_vs_g.png"):
+    assert {r["steps"] for r in again["networks"]} == {6, 8}  # the rerun resumes the extension
+    for name in ("loss_vs_g.png", "lyapunov_vs_g.png", "alignment_vs_g.png", "loss_curves.png"):
         assert (tmp_path / name).exists()

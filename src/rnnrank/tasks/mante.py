@@ -121,6 +121,15 @@ class Mante(Task):
             return super().loss(outputs, batch)
         return cross_entropy(outputs, batch.targets, batch.mask)
 
+    def options(self) -> dict:
+        """The options that rebuild this task; ``objective`` only where it is not the default
+        (runs saved before the option existed stay resumable: the resume check compares the
+        saved task options key by key)."""
+        options = super().options()
+        if options["objective"] == "mse":
+            del options["objective"]
+        return options
+
     def ideal_outputs(self, batch: Batch) -> Tensor:
         """The targets (MSE), or logits 20·(one-hot) (CE: loss ≈ 2e^{-20} per step)."""
         return batch.targets * 20.0 if self.objective == "ce" else batch.targets

@@ -29,6 +29,7 @@ from pathlib import Path
 from ..framework import REPRODUCTIONS, Claim, Outcome
 from . import claims as claims
 from . import dynamics as dynamics
+from . import protocol as protocol
 from .run import arms as arms
 from .run import held_out_loss as held_out_loss
 from .run import initial_model as initial_model
@@ -36,10 +37,12 @@ from .run import lyap_inputs as lyap_inputs
 from .run import reproduce as reproduce
 from .run import run_arm as run_arm
 from .run import summary as summary
+from .setup import LAB_MANTE_TIMING as LAB_MANTE_TIMING
 from .setup import QUICK_MANTE as QUICK_MANTE
 from .setup import RULES as RULES
 from .setup import TASKS as TASKS
 from .setup import Setup as Setup
+from .setup import decisive as decisive
 from .setup import make_task as make_task
 from .setup import paper as paper
 from .setup import quick as quick

@@ -1,5 +1,12 @@
 """Train every arm of the Liu et al. (2024) reproduction (task × rule × flossed), measure each
-network before and after, and decide a verdict per claim."""
+network before and after, and decide a verdict per claim.
+
+Each arm is trained until its training loss has plateaued where the setup allows it: after its
+budget (``Setup.steps_for``), the plateau test of the protocol (``claims.PLATEAU_*``) reads
+the geometric-mean training-loss curve of every ini_gain; an arm failing it at some gain is
+resumed to twice its updates, up to ``Setup.extend`` times. Every network's row records the
+test of its (arm, gain) — the gate of every verdict — and its updates to criterion.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ...analysis.plateau import plateau_test, updates_to_fraction
 from ...learning import train
 from ...models import RateRNN
 from ...models.connectivity import gain_of_ini_gain
@@ -56,9 +64,67 @@ def mean_alignment(path: Path, E: int) -> np.ndarray:
                      if np.isfinite(col[rows[:, 1] == e]).any() else np.nan for e in range(E)])
 
 
+def loss_curves(path: Path, E: int) -> tuple[np.ndarray, np.ndarray]:
+    """(updates [K], training loss [E, K]) from a run's metrics.csv (one row per update and
+    member; the last row of a step wins)."""
+    rows = RunDir(path).read_metrics()
+    steps = sorted({r[0] for r in rows})
+    index = {k: i for i, k in enumerate(steps)}
+    loss = np.full((E, len(steps)), np.nan)
+    for step, member, value, *_ in rows:
+        loss[member, index[step]] = value
+    return np.array(steps, dtype=float), loss
+
+
+def plateau_by_gain(updates, loss, members) -> dict[float, dict]:
+    """The protocol's plateau test of each ini_gain's seeds (geometric-mean curve); a curve
+    with a non-finite or non-positive loss counts as not plateaued."""
+    out = {}
+    for x in sorted({g for g, _ in members}):
+        rows = loss[[e for e, (g, _) in enumerate(members) if g == x]]
+        try:
+            test = plateau_test(updates, rows, window=verdicts.PLATEAU_WINDOW,
+                                tol=verdicts.PLATEAU_TOL, z=verdicts.Z,
+                                edge=verdicts.PLATEAU_EDGE).to_dict()
+        except ValueError as exc:
+            test = {"plateaued": False, "reason": str(exc)}
+        out[x] = test
+    return out
+
+
+def to_criterion(updates, loss) -> np.ndarray:
+    """[E] updates to ``claims.CRITERION`` of each member's final ln-loss improvement."""
+    width = max(1, int(round(verdicts.CRITERION_SMOOTH * len(updates))))
+    width += 1 - width % 2  # odd: a centred average
+    out = np.full(loss.shape[0], np.nan)
+    for e, curve in enumerate(loss):
+        if np.all(np.isfinite(curve)) and np.all(curve > 0):
+            out[e] = updates_to_fraction(updates, curve, verdicts.CRITERION, scale="log",
+                                         smooth=width)
+    return out
+
+
+def mean_curve(updates, loss, members, points: int = 200) -> list[dict]:
+    """Per ini_gain, the mean ± s.e. over seeds of log10 training loss, averaged in at most
+    ``points`` bins of updates (for the report's figure)."""
+    bins = np.array_split(np.arange(len(updates)), min(points, len(updates)))
+    out = []
+    for x in sorted({g for g, _ in members}):
+        logs = np.log10(loss[[e for e, (g, _) in enumerate(members) if g == x]])
+        binned = np.stack([logs[:, b].mean(1) for b in bins], 1)  # [S, bins]
+        n = binned.shape[0]
+        out.append({"ini_gain": x, "updates": [float(updates[b].mean()) for b in bins],
+                    "log10_loss": binned.mean(0).tolist(),
+                    "se": (binned.std(0, ddof=1) / np.sqrt(n)).tolist() if n > 1
+                    else [float("nan")] * len(bins)})
+    return out
+
+
 def run_arm(task_name: str, rule_key: str, floss: bool, setup: Setup, out: Path, *,
-            progress: bool = False) -> list[dict]:
-    """Train one ensemble (ini_gains × seeds) with one rule, with or without pre-flossing."""
+            progress: bool = False, details: dict | None = None) -> list[dict]:
+    """Train one ensemble (ini_gains × seeds) with one rule, with or without pre-flossing,
+    until it plateaus (up to ``setup.extend`` doublings of its budget). ``details``, when
+    given, receives the arm's plateau tests and mean loss curves."""
     task = make_task(task_name, setup)
     model, members = initial_model(task, setup)
     inputs = lyap_inputs(task)
@@ -73,9 +139,26 @@ def run_arm(task_name: str, rule_key: str, floss: bool, setup: Setup, out: Path,
         lam_floss = dyn.lambda_max(model, inputs, **lyap).numpy()
     rule, options = RULES[rule_key]
     path = out / "runs" / task_name / (rule_key + ("_floss" if floss else ""))
-    run = train(model, task, rule=rule, rule_options=options, steps=setup.steps, lr=setup.lr,
-                batch_size=setup.batch_size, record_every=setup.record_every, seed=0,
-                track_alignment=rule_key != "bptt", out=path, progress=progress)
+    steps, first = setup.steps_for(rule_key), 0
+    saved = RunDir(path).read_config().get("train", {}).get("steps") \
+        if RunDir(path).is_run() else None
+    while saved is not None and steps < saved and first < setup.extend:
+        steps, first = steps * 2, first + 1  # a rerun: the arm was extended before
+    for attempt in range(first, setup.extend + 1):
+        run = train(model, task, rule=rule, rule_options=options, steps=steps, lr=setup.lr,
+                    batch_size=setup.batch_size, record_every=setup.record_every, seed=0,
+                    track_alignment=rule_key != "bptt", out=path, progress=progress)
+        updates, curves = loss_curves(path, len(members))
+        tests = plateau_by_gain(updates, curves, members)
+        if all(t["plateaued"] for t in tests.values()) or attempt == setup.extend:
+            break
+        steps *= 2  # resume the arm (all of its members) to twice its updates
+    crit = to_criterion(updates, curves)
+    if details is not None:
+        details["plateau"] = [{"task": task_name, "rule": rule_key, "floss": floss,
+                               "ini_gain": x, "steps": steps, **t} for x, t in tests.items()]
+        details["curves"] = [{"task": task_name, "rule": rule_key, "floss": floss, **c}
+                             for c in mean_curve(updates, curves, members)]
     # training time over every session of this arm (a resumed run keeps counting from its
     # checkpoint), so a rerun's report does not show only the part it redid
     train_seconds = float(RunDir(path).read_status().get("seconds") or 0.0)
@@ -91,12 +174,17 @@ def run_arm(task_name: str, rule_key: str, floss: bool, setup: Setup, out: Path,
              "lambda_floss": float(lam_floss[e]), "lambda_final": float(lam_final[e]),
              "lambda_auto_init": float(auto_init[e]), "lambda_auto_final": float(auto_final[e]),
              "alignment": float(cos[e]), "status": run.status,
-             "arm_training_seconds": train_seconds}
+             "arm_training_seconds": train_seconds, "steps": steps,
+             "plateau": bool(tests[x]["plateaued"]),
+             "updates_to_criterion": float(crit[e]),
+             "log10_updates_to_criterion": float(np.log10(crit[e])) if crit[e] > 0
+             else float("nan")}
             for e, (x, s) in enumerate(members)]
 
 
 METRICS = ("final_loss", "log10_loss", "score", "lambda_init", "lambda_floss", "lambda_final",
-           "lambda_auto_init", "lambda_auto_final", "alignment")
+           "lambda_auto_init", "lambda_auto_final", "alignment", "updates_to_criterion",
+           "log10_updates_to_criterion")
 
 
 def summary(rows: list[dict]) -> list[dict]:
@@ -113,7 +201,9 @@ def summary(rows: list[dict]) -> list[dict]:
             mean, se, _ = verdicts.mean_se([r[m] for r in group])
             stats[m], stats[m + "_se"] = mean, se
         out.append({"task": task, "rule": rule, "floss": floss, "ini_gain": x,
-                    "g": gain_of_ini_gain(x), "n": len(group), **stats})
+                    "g": gain_of_ini_gain(x), "n": len(group),
+                    "plateau": all(r.get("plateau") is True for r in group),
+                    "steps": max((r.get("steps") or 0) for r in group), **stats})
     return out
 
 
@@ -126,17 +216,26 @@ def arms(setup: Setup) -> list[tuple[str, str, bool]]:
 def run_arms(out: Path, setup: Setup, *, progress: bool = False) -> dict:
     """Train every arm under ``out/runs`` (each run resumable), measure, decide a verdict per
     claim; returns the results."""
+    from . import protocol
+
     t0 = time.perf_counter()
-    rows, timings = [], {}
+    at_start = protocol.commit()  # the protocol as it stood when the run began
+    rows, timings, plateau, curves = [], {}, [], []
     for task_name, rule_key, floss in arms(setup):
         t1 = time.perf_counter()
-        rows += run_arm(task_name, rule_key, floss, setup, out, progress=progress)
+        details: dict = {}
+        rows += run_arm(task_name, rule_key, floss, setup, out, progress=progress,
+                        details=details)
+        plateau += details["plateau"]
+        curves += details["curves"]
         timings[f"{task_name}/{rule_key}{'_floss' if floss else ''}"] = round(
             time.perf_counter() - t1, 1)
     setup_dict = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(setup).items()}
     setup_dict["gains"] = list(setup.gains)
-    return {"setup": setup_dict, "lyapunov_source": dyn.source(), "networks": rows,
-            "summary": summary(rows), "verdicts": verdicts.decide(rows),
+    return {"setup": setup_dict, "protocol": at_start, "lyapunov_source": dyn.source(),
+            "networks": rows, "summary": summary(rows), "plateau": plateau,
+            "loss_curves": curves, "verdicts": verdicts.decide(rows),
+            "verdict_rules": dict(verdicts.VERDICT_RULES),
             "seconds_per_arm": timings, "seconds": round(time.perf_counter() - t0, 1),
             "training_seconds_all_sessions": round(sum(
                 {(r["task"], r["rule"], r["floss"]): r["arm_training_seconds"]
