@@ -228,6 +228,8 @@ def test_fit_options_as_keywords():
         fit_ltr(rec, 1, options=FitOptions(max_iter=10), max_iter=20)
     with pytest.raises(TypeError, match=r"fit_ltr: unknown keyword\(s\) \['max_iters'\]"):
         fit_ltr(rec, 1, max_iters=10)
+    with pytest.raises(ValueError, match=r"need lr > 0.*got lr=0.05, max_iter=0"):
+        fit_ltr(rec, 1, max_iter=0)
     with pytest.raises(TypeError, match="options must be a FitOptions"):
         fit_ltr(rec, 1, options={"max_iter": 10})
     with pytest.raises(TypeError, match=r"cross_validate: unknown keyword\(s\) \['n_recs'\]"):

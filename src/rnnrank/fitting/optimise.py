@@ -32,7 +32,9 @@ class FitOptions:
 
     def __post_init__(self) -> None:
         if self.lr <= 0 or self.max_iter < 1 or self.eval_every < 1 or self.patience < 1:
-            raise ValueError("need lr > 0, max_iter ≥ 1, eval_every ≥ 1, patience ≥ 1")
+            raise ValueError(f"FitOptions: need lr > 0, max_iter ≥ 1, eval_every ≥ 1, patience "
+                             f"≥ 1; got lr={self.lr}, max_iter={self.max_iter}, eval_every="
+                             f"{self.eval_every}, patience={self.patience}")
         if not 0 <= self.val_fraction < 1:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
 
