@@ -41,7 +41,8 @@ def initial_model(task, setup: Setup) -> tuple[RateRNN, list[tuple[float, int]]]
 
 
 def held_out_loss(model: RateRNN, task, setup: Setup) -> tuple[np.ndarray, np.ndarray]:
-    """(masked MSE [E], task score [E]) on a fixed held-out batch."""
+    """(the task's loss [E] — masked MSE, or cross-entropy for Mante's objective="ce" —, task
+    score [E]) on a fixed held-out batch."""
     batch = task.sample(setup.test_batch, generator=torch.Generator().manual_seed(10_007))
     outputs, _ = model.run(batch.inputs, grad=False)
     loss = task.loss(outputs, batch)
