@@ -180,8 +180,14 @@ def test_tiny_reproduction_writes_claims_results_and_the_report(tmp_path):
     # the framework's claims are the module's claim rows, verdict for verdict
     assert [c["verdict"] for c in saved["claim_verdicts"]] == [c["verdict"]
                                                                for c in saved["claims"]]
+    names = {c["claim"] for c in saved["claims"]}
+    assert {claims.CONV_ABS, *claims.NORMALISED.values(), claims.LIN_SHUFFLE, claims.LIN_DELTA,
+            claims.LIN_TIME, *claims.LIN_OLD.values()} <= names
+    assert all("authors_gate" in e and "delta_norm_sd" in e for e in saved["summary"])
     page = (tmp_path / "index.md").read_text()
     assert "| flipflop | 0.9 |" in page and "(5)" in page  # paper's functional rank at g=0.9
+    assert "## What changed in the verdict rules and why" in page and " SD" in page
+    assert "(absolute, old rule)" in page and "authors' simulation" in page
     assert "Differences from the paper" in page
     for fig in ("spectra.png", "vs_gain.png", "linear.png", "truncation.png"):
         assert (tmp_path / fig).exists()
@@ -267,5 +273,6 @@ def test_u_shape_and_norm_decrease_verdicts_on_planted_summaries():
     assert c["verdict"] == "inconclusive"
     never = [_entry("romo", 0.0, 0, n=5)]  # none converged in 1200 updates: "> 600" holds
     (c,) = [c for c in claims.network_claims(never, budget={"romo": 1200})
-            if c["claim"] == "convergence_time"]
+            if c["claim"] == claims.CONV_ABS]
     assert c["verdict"] == "reproduced" and "1200" in c["note"]
+    assert "unpublished code" in c["note"]

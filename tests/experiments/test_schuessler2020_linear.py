@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
 from rnnrank.analysis import linear_theory as lt
+from rnnrank.experiments.schuessler2020 import claims
 from rnnrank.experiments.schuessler2020 import linear as lin
 
 
@@ -41,14 +44,33 @@ def test_summary_puts_the_theory_beside_the_draws():
 # output part of variance ≈ (β − 1)/N (dominant for small ẑ), and for ẑ ≳ 0.5 the trained ΔW
 # departs from the first-order rank-one W1 the formula assumes (‖ΔW‖ = 0.87 ẑ at g = 0).
 # The strict xfail keeps the deviation visible: it fails the suite if the check starts passing.
+@functools.cache
+def _published_setup(g: float) -> tuple[list[dict], dict]:
+    """The draws and summary at the published setup, ẑ = 0.5, for one g (shared by the tests)."""
+    rows = lin.run_linear(1024, (g,), (0.5,), (0.015,), epochs=200, draws=5, n_shuffles=20)
+    (e,) = lin.summarise_linear(rows)
+    return rows, e
+
+
 @pytest.mark.slow  # ~1 min on 2 loaded cores
 @pytest.mark.parametrize("g", [
     pytest.param(0.3, marks=pytest.mark.xfail(strict=True, reason="finite N and ẑ: +20–90 %")),
     pytest.param(0.6, marks=pytest.mark.xfail(strict=True, reason="finite N and ẑ: +20–50 %")),
     0.9])
 def test_linear_shuffle_ratio_lands_within_15_percent_of_theory(g):
-    rows = lin.run_linear(1024, (g,), (0.5,), (0.015,), epochs=200, draws=5, n_shuffles=20)
-    (e,) = lin.summarise_linear(rows)
+    rows, e = _published_setup(g)
     assert e["n"] == 5
     assert e["shuffle"] == pytest.approx(float(lt.shuffle_ratio(g)), rel=0.15)
     assert np.all(np.array([r["loss"][-1] for r in rows]) < 0.05)  # trained to convergence
+
+
+# The rule that replaced the one above (issue 32): the authors' own simulated points at
+# ẑ = 0.5 (read off their Fig. 4, ≈ 0.064 at g = 0.3 and 0.545 at g = 0.6, ± 15 %) lie above
+# the leading-order formula as ours do; the same draws, judged as the reproduction judges them.
+@pytest.mark.slow  # the draws of the test above (cached), or ~1 min alone
+@pytest.mark.parametrize("g", [0.3, 0.6])
+def test_linear_shuffle_ratio_reproduces_the_authors_simulated_points(g):
+    _, e = _published_setup(g)
+    (c,) = [c for c in claims.linear_claims([e], gains=(g,)) if c["claim"] == claims.LIN_SHUFFLE]
+    assert c["paper"] == claims.LINEAR_DIGITISED["shuffle"][(0.5, g)]
+    assert c["verdict"] == "reproduced", (c["ours"], c["se"], c["paper"])
