@@ -9,9 +9,11 @@ from rnnrank.experiments.pellegrino2023.claims import (
     NOT,
     REPRODUCED,
     learning_verdict,
+    nearest_grid_rank,
     rank_low_verdict,
     rank_match_verdict,
     recovery_verdict,
+    teacher_can_test,
 )
 
 
@@ -40,9 +42,24 @@ def test_rank_low_and_match():
     assert rank_low_verdict(3, 0.05)["verdict"] == REPRODUCED
     assert rank_low_verdict(8, 0.01)["verdict"] == NOT
     assert rank_low_verdict(2, 0.4)["verdict"] == INCONCLUSIVE
-    assert rank_match_verdict(3, 3, REPRODUCED)["verdict"] == REPRODUCED
-    assert rank_match_verdict(3, 4, NOT)["verdict"] == NOT
-    assert rank_match_verdict(3, 3, INCONCLUSIVE)["verdict"] == INCONCLUSIVE
+    grid = (1, 2, 3, 4, 5, 10, 20)
+    assert rank_match_verdict(3, 3, grid, REPRODUCED)["verdict"] == REPRODUCED
+    assert rank_match_verdict(3, 4, grid, NOT)["verdict"] == NOT
+    assert rank_match_verdict(3, 3, grid, INCONCLUSIVE)["verdict"] == INCONCLUSIVE
+    assert rank_match_verdict(3, None, grid, REPRODUCED)["verdict"] == INCONCLUSIVE
+    # a teacher's rank between grid points: the nearest grid rank (both on a tie) is a match
+    assert nearest_grid_rank(8, grid) == [10] and nearest_grid_rank(15, grid) == [10, 20]
+    assert rank_match_verdict(8, 10, grid, REPRODUCED)["verdict"] == REPRODUCED
+    assert rank_match_verdict(8, 5, grid, REPRODUCED)["verdict"] == NOT
+    assert rank_match_verdict(15, 20, grid, REPRODUCED)["verdict"] == REPRODUCED
+
+
+def test_the_teacher_gate_needs_learning_above_the_splits_spread():
+    assert teacher_can_test(0.02, 0.005)["verdict"] == REPRODUCED
+    bad = teacher_can_test(0.004, 0.005)
+    assert bad["verdict"] == INCONCLUSIVE and "cannot test" in bad["reason"]
+    assert teacher_can_test(0.005, 0.005)["verdict"] == INCONCLUSIVE
+    assert teacher_can_test(math.nan, 0.005)["verdict"] == INCONCLUSIVE
 
 
 def test_recovery_against_chance():

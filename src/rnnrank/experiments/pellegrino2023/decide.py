@@ -56,8 +56,8 @@ def _weights_claims(setup, arrays, say) -> dict:
     W = arrays["W"]
     delta = torch.as_tensor(W - W[:1])[1:].double()  # ΔW(0) = 0 carries no direction
     centred = torch.as_tensor(W - W.mean(0)).double()
-    held = measures.heldout_cp_errors(delta, setup.cp_ranks, splits=setup.cp_splits,
-                                      seed=setup.seed)
+    held = measures.heldout_cp_errors(delta[::setup.cp_every], setup.cp_ranks,
+                                      splits=setup.cp_splits, seed=setup.seed)
     cp_rank = measures.elbow_rank(held)
     sel = select_cp_rank(delta, ranks=setup.cp_ranks, n_restarts=setup.cp_restarts,
                          seed=setup.seed)
@@ -66,8 +66,8 @@ def _weights_claims(setup, arrays, say) -> dict:
     P = measures.activity_basis(arrays["rates"], variance=setup.activity_variance)
     restricted = measures.restricted_weights(W, P)
     r_ranks = list(range(1, min(max(setup.ranks), P.shape[1] ** 2) + 1))
-    held_r = measures.heldout_cp_errors(restricted, r_ranks, splits=setup.cp_splits,
-                                        seed=setup.seed)
+    held_r = measures.heldout_cp_errors(restricted[::setup.cp_every], r_ranks,
+                                        splits=setup.cp_splits, seed=setup.seed)
     restricted_rank = measures.elbow_rank(held_r)
     say(f"teacher weights: ΔW CP rank {cp_rank} (held-out), restricted to {P.shape[1]} PCs: "
         f"{restricted_rank}")

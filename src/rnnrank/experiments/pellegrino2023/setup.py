@@ -51,6 +51,8 @@ class Setup:
     cp_ranks: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)
     cp_restarts: int = 3
     cp_splits: tuple[int, ...] = (0, 1, 2)  # held-out entries of the weight tensor (ours)
+    cp_every: int = 4                 # held-out CP on every 4th snapshot (ours: EM-ALS with a
+    #                                   mask cannot be compressed; ΔW(k) is smooth in k)
     activity_variance: float = 0.99   # claim (ii): PCs of the rates explaining 99 % (ours)
     detect_units: tuple[int, ...] = (50, 200)       # recorded units (paper's data: ~100–300)
     detect_rate_scales: tuple[float, ...] = (1.0, 4.0)  # × ν ∈ [5, 20] Hz baseline rates

@@ -200,16 +200,3 @@ def spike_counts(rates: np.ndarray, units: np.ndarray, *, bin_s: float, seed: in
     base = g.uniform(*nu, size=len(units)) * rate_scale
     lam = base * np.exp(beta * rates[:, :, units]) * bin_s
     return g.poisson(lam).astype(np.int64), lam
-
-
-def smooth_zscore(x: np.ndarray, *, sigma_bins: float, stats: tuple | None = None
-                  ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-    """Gaussian filter along time (σ in bins, edges reflected), then z-score per neuron over
-    time and trials; ``stats`` = (mean, sd) to reuse another array's (the oracle uses the
-    data's). Returns (z [T, K, n], (mean [n], sd [n]))."""
-    from scipy.ndimage import gaussian_filter1d
-
-    s = gaussian_filter1d(np.asarray(x, dtype=np.float64), sigma_bins, axis=0, mode="reflect")
-    if stats is None:
-        stats = (s.mean(axis=(0, 1)), np.maximum(s.std(axis=(0, 1)), 1e-9))
-    return (s - stats[0]) / stats[1], stats
