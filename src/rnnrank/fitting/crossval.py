@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from ..stats import mean_se
 from . import likelihoods as lik
 from .ltr_fit import fit_ltr
 from .masks import block_masks, neuron_split, trial_split
@@ -70,21 +71,16 @@ _FIT_ARGS = frozenset(inspect.signature(fit_ltr).parameters) - {
     "rec", "rank", "loss", "seed", "train_mask", "init", "option_kw"}
 
 
-def mean_se(values: Sequence[float]) -> tuple[float, float]:
-    """(mean, standard error of the mean) of finite values; s.e. NaN with fewer than 2."""
-    v = [float(x) for x in values if math.isfinite(float(x))]
-    if not v:
-        return float("nan"), float("nan")
-    m = sum(v) / len(v)
-    if len(v) < 2:
-        return m, float("nan")
-    return m, math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1) / len(v))
+def mean_and_se(values: Sequence[float]) -> tuple[float, float]:
+    """(mean, standard error) of the finite values: ``rnnrank.stats.mean_se`` without n (NaN
+    mean with no value, NaN s.e. with one), the pair the summaries and plots here use."""
+    return tuple(mean_se(values)[:2])
 
 
 def one_se_rule(values: dict[int, Sequence[float]], *, higher_is_better: bool = False) -> int:
     """Smallest key whose mean is within one s.e. of the best mean (s.e. of the best key's
     values; needs ≥ 3 values there, else the best mean wins)."""
-    stats = {r: mean_se(v) for r, v in values.items()}
+    stats = {r: mean_and_se(v) for r, v in values.items()}
     stats = {r: s for r, s in stats.items() if math.isfinite(s[0])}
     if not stats:
         raise ValueError("no finite score to choose a rank from")
@@ -99,7 +95,7 @@ def one_se_rule(values: dict[int, Sequence[float]], *, higher_is_better: bool = 
 
 def paired_difference(reference: Sequence[float], values: Sequence[float]) -> tuple[float, float]:
     """(mean, s.e.) over splits of reference[s] − values[s], on splits where both are finite."""
-    return mean_se([a - b for a, b in zip(reference, values, strict=False)
+    return mean_and_se([a - b for a, b in zip(reference, values, strict=False)
                     if math.isfinite(float(a)) and math.isfinite(float(b))])
 
 
@@ -132,7 +128,7 @@ class CVResult:
 
     @property
     def scores(self) -> dict[int, float]:
-        return {r: mean_se(v)[0] for r, v in self.all_scores.items()}
+        return {r: mean_and_se(v)[0] for r, v in self.all_scores.items()}
 
     @property
     def n_splits(self) -> int:
@@ -214,31 +210,32 @@ class CVResult:
         {"invariant R=r": {"error": [mean, se]}} — plain floats for JSON."""
         out = {}
         for r in sorted(self.all_scores):
-            row = {"error": list(mean_se(self.all_scores[r])),
-                   "train": mean_se(self.train_scores.get(r, []))[0]}
+            row = {"error": list(mean_and_se(self.all_scores[r])),
+                   "train": mean_and_se(self.train_scores.get(r, []))[0]}
             if r in self.learning:
-                row["learning"] = list(mean_se(self.learning[r]))
+                row["learning"] = list(mean_and_se(self.learning[r]))
             out[str(r)] = row
         for r, v in sorted(self.invariant.items()):
-            out[f"invariant R={r}"] = {"error": list(mean_se(v)), "learning": [0.0, 0.0]}
+            out[f"invariant R={r}"] = {"error": list(mean_and_se(v)), "learning": [0.0, 0.0]}
         if self.mean_scores:
-            out["data mean"] = {"error": list(mean_se(self.mean_scores)), "learning": [0.0, 0.0]}
+            out["data mean"] = {"error": list(mean_and_se(self.mean_scores)),
+                                "learning": [0.0, 0.0]}
         return out
 
     def table(self) -> list[dict]:
         """Rows {rank, test, test_se, learning, learning_se, train} then baselines."""
         rows = []
         for r in sorted(self.all_scores):
-            m, se = mean_se(self.all_scores[r])
-            lm_, lse = mean_se(self.learning.get(r, []))
+            m, se = mean_and_se(self.all_scores[r])
+            lm_, lse = mean_and_se(self.learning.get(r, []))
             rows.append({"rank": r, "test": m, "test_se": se, "learning": lm_,
-                         "learning_se": lse, "train": mean_se(self.train_scores.get(r, []))[0]})
+                         "learning_se": lse, "train": mean_and_se(self.train_scores.get(r, []))[0]})
         for r, v in sorted(self.invariant.items()):
-            m, se = mean_se(v)
+            m, se = mean_and_se(v)
             rows.append({"rank": f"trial-invariant R={r}", "test": m, "test_se": se,
                          "learning": 0.0, "learning_se": 0.0, "train": float("nan")})
         if self.mean_scores:
-            m, se = mean_se(self.mean_scores)
+            m, se = mean_and_se(self.mean_scores)
             rows.append({"rank": "data mean", "test": m, "test_se": se, "learning": 0.0,
                          "learning_se": 0.0, "train": float("nan")})
         rows += [{"rank": name, "test": v, "test_se": float("nan"), "learning": float("nan"),
@@ -253,24 +250,24 @@ class CVResult:
         if ax is None:
             _, ax = plt.subplots(figsize=(4.5, 3))
         ranks = sorted(self.all_scores)
-        m = [mean_se(self.all_scores[r]) for r in ranks]
+        m = [mean_and_se(self.all_scores[r]) for r in ranks]
         ax.errorbar(ranks, [x[0] for x in m], [0 if math.isnan(x[1]) else x[1] for x in m],
                     fmt="o-", color="k", label="ltrRNN (test)", capsize=2)
         for r in ranks:
             ax.plot([r] * len(self.all_scores[r]), self.all_scores[r], ".", color="0.6")
         if len(self.invariant) > 1:
             inv = sorted(self.invariant)
-            ax.plot(inv, [mean_se(self.invariant[r])[0] for r in inv], "v--", color="C1",
+            ax.plot(inv, [mean_and_se(self.invariant[r])[0] for r in inv], "v--", color="C1",
                     label="trial-invariant RNN")
         else:
             for r, v in self.invariant.items():
-                ax.axhline(mean_se(v)[0], ls="--", lw=1, color="C1",
+                ax.axhline(mean_and_se(v)[0], ls="--", lw=1, color="C1",
                            label=f"trial-invariant RNN (R={r})")
         for name, v in self.baselines.items():
             if "RNN" not in name:
                 ax.axhline(v, ls="--", lw=1, label=name, color="C2")
         if self.mean_scores:
-            ax.axhline(mean_se(self.mean_scores)[0], ls=":", lw=1, color="0.4",
+            ax.axhline(mean_and_se(self.mean_scores)[0], ls=":", lw=1, color="0.4",
                        label="data mean")
         if self.best_rank is not None:
             ax.axvline(self.best_rank, color="C3", lw=0.8)
@@ -280,7 +277,7 @@ class CVResult:
         ax.set_ylabel("held-out " + ("nMSE" if self.loss == "mse" else "normalised deviance"))
         if self.learning:
             ax2 = ax.twinx()
-            lm_ = [mean_se(self.learning[r]) for r in ranks]
+            lm_ = [mean_and_se(self.learning[r]) for r in ranks]
             ax2.errorbar(ranks, [x[0] for x in lm_], [0 if math.isnan(x[1]) else x[1]
                                                      for x in lm_],
                          fmt="s-", color="C0", capsize=2, label="learning score")
@@ -448,7 +445,7 @@ def cross_validate(rec: Recording, ranks: Sequence[int], *, scheme: str = "block
                 progress(r, s, test)
     for r, v in out.invariant.items():
         if baselines and r == max(ranks):
-            out.baselines[f"trial-invariant RNN (R={r})"] = mean_se(v)[0]
+            out.baselines[f"trial-invariant RNN (R={r})"] = mean_and_se(v)[0]
     if baselines and scheme == "blocks" and loss == "mse":
         split = _split(rec, scheme, seeds[0], fraction)
         for r in sorted({min(ranks), max(ranks)}):

@@ -25,7 +25,7 @@ import torch
 
 from ...analysis import select_cp_rank
 from ...fitting import oracle_budget, split_masks
-from ...fitting.crossval import cp_baseline, mean_baseline, one_se_rule
+from ...fitting.crossval import cp_baseline, mean_baseline, one_se_rule, paired_difference
 from ...stats import mean_se
 from . import claims as V
 from . import grid, measures, recordings
@@ -33,15 +33,15 @@ from .recordings import learning_oracle
 
 
 def _chosen_rank(cells: dict, data_mean: list[float]) -> tuple[int | None, int | None, str]:
-    """(rank by learning score, rank by error, note): None when no rank's held-out error beats
-    the data's mean by 2 s.e. over the splits."""
-    ref = mean_se(data_mean).mean
+    """(rank by learning score, rank by error, note), as ``cross_validate`` chooses: only ranks
+    whose held-out error beats the data's mean by 2 s.e. of the paired difference over the
+    splits are candidates, the one-SE rule runs on those; None when there is none."""
     beats = [r for r, c in cells.items()
-             if (m := mean_se(c["error"])).n > 1 and m.mean + 2 * m.se < ref]
+             if (d := paired_difference(data_mean, c["error"]))[0] - 2 * d[1] > 0]
     if not beats:
         return None, None, "no rank explains held-out data better than its mean"
-    by_learning = one_se_rule({r: cells[r]["learning"] for r in cells}, higher_is_better=True)
-    by_error = one_se_rule({r: cells[r]["error"] for r in cells})
+    by_learning = one_se_rule({r: cells[r]["learning"] for r in beats}, higher_is_better=True)
+    by_error = one_se_rule({r: cells[r]["error"] for r in beats})
     return by_learning, by_error, ""
 
 
