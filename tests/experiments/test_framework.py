@@ -112,3 +112,17 @@ def test_every_paper_implements_the_protocol(name):
     for method in ("run", "claims", "report"):
         assert callable(getattr(rep, method))
     assert isinstance(rep.supports_full, bool) and rep.title
+
+
+def test_publish_copies_the_page_and_its_figures_with_links_rewritten(tmp_path):
+    from rnnrank.experiments.framework import publish
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "a.png").write_bytes(b"\x89PNG fake")
+    (run / "index.md").write_text("# Title\n\ntext\n\n![first figure](a.png)\n")
+    page = publish(run, tmp_path / "docs" / "paper.md", header=["Command: `x`"])
+    text = page.read_text()
+    assert text.startswith("# Title\n\nCommand: `x`\n")
+    assert "![first figure](paper/a.png)" in text
+    assert (tmp_path / "docs" / "paper" / "a.png").read_bytes() == b"\x89PNG fake"

@@ -213,3 +213,30 @@ def verdict_table(claims: Iterable[Claim], *, reasons: bool = True) -> list[str]
 
 def _cell(x) -> str:
     return num(x).replace("|", "/").replace("\n", " ")
+
+
+def publish(out: str | Path, page: str | Path, *, header: Iterable[str] = ()) -> Path:
+    """Copy a finished reproduction's page (``out/index.md``) and the figures it shows to a
+    results page of the site: ``page`` (``docs/reproductions/<paper>.md``) with its figures in
+    the folder ``<page stem>/`` beside it (links rewritten), ``header`` lines first (the
+    command, the machine, the wall time). The run directory itself need not be kept."""
+    import re
+    import shutil
+
+    out, page = Path(out), Path(page)
+    text = (out / "index.md").read_text()
+    folder = page.with_suffix("")
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def move(m):
+        name = Path(m.group(2)).name
+        shutil.copyfile(out / m.group(2), folder / name)
+        return f"![{m.group(1)}]({folder.name}/{name})"
+
+    body = re.sub(r"!\[([^\]]*)\]\(([^)\s]+\.png)\)", move, text)
+    lines = body.splitlines()
+    head = list(header)
+    if head:
+        lines = lines[:1] + [""] + head + lines[1:]
+    page.write_text("\n".join(lines) + "\n")
+    return page
