@@ -1,19 +1,25 @@
 """Read a ``Recording`` from ``.npz``, HDF5 (``.h5``/``.hdf5``) or NWB (``.nwb``, via pynwb).
 
 ``.npz`` and HDF5 hold arrays under the keys ``data`` [T, K, n] (required), ``condition`` [K],
-``trial_id`` [K], ``times`` [T], ``epoch`` [K] and ``mask`` [T, K, n] (optional).
+``trial_id`` [K], ``times`` [T], ``epoch`` [K] and ``mask`` [T, K, n] (optional); ``condition``
+and ``epoch`` may hold labels (strings), with ``condition_labels`` / ``epoch_labels`` fixing
+their codes. A file that is not what its suffix says (truncated, or another format) raises a
+``ValueError`` that says so.
 
 NWB: spike times of the units table are binned, trial by trial, in a window around a named
 event of the trials table (``align_to``, e.g. ``"go_cue_time"``; default ``"start_time"``):
 bins of ``bin_size`` seconds from ``-before`` to ``after`` seconds, so ``times`` < 0 is the
 preparatory period. The trials table may carry ``condition`` and ``epoch`` columns (integers or
-labels, turned into codes in order of first appearance). Optional Gaussian smoothing over time
+labels, turned into codes in order of first appearance and kept as ``condition_labels`` /
+``epoch_labels``). Optional Gaussian smoothing over time
 (``smooth`` = σ in bins) and z-scoring per neuron over all bins (``zscore``) turn counts into
 rates, as the reference notebook of Pellegrino et al. (2023) does (σ = 4 bins, then z-score).
 """
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -33,16 +39,48 @@ def load_recording(path, **nwb_options) -> Recording:
         raise FileNotFoundError(f"no recording at {path}")
     suffix = path.suffix.lower()
     if suffix == ".npz":
-        with np.load(path, allow_pickle=False) as f:
-            return _from_arrays({k: f[k] for k in f.files}, path)
+        return _from_arrays(_read_npz(path), path)
     if suffix in (".h5", ".hdf5"):
-        import h5py
-
-        with h5py.File(path, "r") as f:
-            return _from_arrays({k: f[k][()] for k in f.keys() if k in FIELDS}, path)
+        return _from_arrays(_read_h5(path), path)
     if suffix == ".nwb":
         return load_nwb(path, **nwb_options)
     raise ValueError(f"{path}: unknown recording format {suffix!r}; use .npz, .h5/.hdf5 or .nwb")
+
+
+def _read_npz(path: Path) -> dict:
+    """The arrays of an ``.npz``; a ValueError naming the fix for a file that is not one."""
+    fix = "write it with numpy.savez(path, data=...) or Recording.save(path)"
+    if not zipfile.is_zipfile(path):  # np.load would try it as .npy, then as a pickle
+        raise ValueError(f"{path}: not a readable .npz (no zip directory: a truncated or "
+                         f"corrupt file, or another format); {fix}")
+    arrays = {}
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            for key in f.files:
+                try:
+                    arrays[key] = f[key]
+                except ValueError as exc:
+                    if "allow_pickle" not in str(exc):
+                        raise
+                    raise ValueError(f"{path}: key {key!r} holds Python objects (a pickle), "
+                                     "which rnnrank does not load; save numbers, or labels as "
+                                     "numpy.array(labels, dtype=str)") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        raise ValueError(f"{path}: a corrupt .npz ({type(exc).__name__}: {exc}); {fix}"
+                         ) from None
+    return arrays
+
+
+def _read_h5(path: Path) -> dict:
+    """The Recording keys of an HDF5 file; a ValueError naming the fix for one it cannot read."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            return {k: f[k][()] for k in f.keys() if k in FIELDS}
+    except (OSError, KeyError, RuntimeError) as exc:  # h5py's errors of a damaged file
+        raise ValueError(f"{path}: not a readable HDF5 file ({exc}); write it with h5py "
+                         "(datasets data, condition, ...) or save an .npz") from None
 
 
 def _from_arrays(arrays: dict, path: Path) -> Recording:
@@ -55,14 +93,13 @@ def _from_arrays(arrays: dict, path: Path) -> Recording:
     return Recording(**arrays)
 
 
-def _codes(values) -> np.ndarray:
-    """Integer codes 0..C−1 of a column, in order of first appearance (ints are kept)."""
+def _column(values) -> np.ndarray:
+    """A trials-table column as codes: non-negative integers as they are, anything else as
+    labels (str), which ``Recording`` codes 0..C−1 in order of first appearance."""
     arr = np.asarray(values)
     if np.issubdtype(arr.dtype, np.integer) and arr.min() >= 0:
         return arr.astype(np.int64)
-    _, first, inverse = np.unique(arr, return_index=True, return_inverse=True)
-    order = np.argsort(np.argsort(first))
-    return order[inverse].astype(np.int64)
+    return np.array([v.decode() if isinstance(v, bytes) else str(v) for v in arr.ravel()])
 
 
 def gaussian_smooth(x: np.ndarray, sigma: float, axis: int = 0) -> np.ndarray:
@@ -103,29 +140,34 @@ def load_nwb(path, *, align_to: str = "start_time", before: float = 0.0, after: 
     try:
         with h5py.File(path, "r") as f:
             is_nwb = "nwb_version" in f.attrs
-    except OSError as exc:
-        raise ValueError(f"{path}: not an NWB (HDF5) file ({exc}); write it with pynwb") from exc
+    except (OSError, KeyError, RuntimeError) as exc:  # h5py's errors of a damaged file
+        raise ValueError(f"{path}: not an NWB (HDF5) file, or a damaged one ({exc}); write it "
+                         "with pynwb") from None
     if not is_nwb:
         raise ValueError(f"{path}: an HDF5 file without the NWB 'nwb_version' attribute; write "
                          f"it with pynwb, or name it .h5 and store the Recording keys")
     from pynwb import NWBHDF5IO
 
-    with NWBHDF5IO(str(path), "r") as io:
-        nwb = io.read()
-        if nwb.units is None or nwb.trials is None:
-            raise ValueError(f"{path}: needs a units table and a trials table, found "
-                             f"units={nwb.units is not None}, trials={nwb.trials is not None}")
-        columns = set(nwb.trials.colnames) | {"start_time", "stop_time"}
-        if align_to not in columns:
-            raise ValueError(f"{path}: trials table has no column {align_to!r} to align to; "
-                             f"choose one of {sorted(columns)}")
-        event = np.asarray(nwb.trials[align_to].data[:], dtype=float)
-        stop = np.asarray(nwb.trials["stop_time"].data[:], dtype=float)
-        spikes = [np.asarray(nwb.units["spike_times"][i], dtype=float)
-                  for i in range(len(nwb.units))]
-        condition = (_codes(nwb.trials["condition"].data[:])
-                     if "condition" in nwb.trials.colnames else None)
-        epoch = _codes(nwb.trials["epoch"].data[:]) if "epoch" in nwb.trials.colnames else None
+    try:  # h5py and hdmf raise these on a damaged file; the ValueErrors below are ours
+        with NWBHDF5IO(str(path), "r") as io:
+            nwb = io.read()
+            if nwb.units is None or nwb.trials is None:
+                raise ValueError(f"{path}: needs a units table and a trials table, found "
+                                 f"units={nwb.units is not None}, trials={nwb.trials is not None}")
+            columns = set(nwb.trials.colnames) | {"start_time", "stop_time"}
+            if align_to not in columns:
+                raise ValueError(f"{path}: trials table has no column {align_to!r} to align to; "
+                                 f"choose one of {sorted(columns)}")
+            event = np.asarray(nwb.trials[align_to].data[:], dtype=float)
+            stop = np.asarray(nwb.trials["stop_time"].data[:], dtype=float)
+            spikes = [np.asarray(nwb.units["spike_times"][i], dtype=float)
+                      for i in range(len(nwb.units))]
+            condition = (_column(nwb.trials["condition"].data[:])
+                         if "condition" in nwb.trials.colnames else None)
+            epoch = _column(nwb.trials["epoch"].data[:]) if "epoch" in nwb.trials.colnames else None
+    except (OSError, KeyError, RuntimeError) as exc:
+        raise ValueError(f"{path}: pynwb could not read this NWB file ({type(exc).__name__}: "
+                         f"{exc}); is it complete? write it again with pynwb") from None
     if after is None:
         after = float(np.min(stop - event))
     if after <= -before or bin_size <= 0:

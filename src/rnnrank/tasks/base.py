@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from ..registry import Registry
+from .options import coerce
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,8 @@ def make(name: str, **options) -> Task:
     """Build a registered task, e.g. ``make("flipflop", n_bits=3, dt=0.2)``.
 
     Raises:
-        ValueError: unknown task name or option, with the valid choices.
+        ValueError: unknown task name or option, with the valid choices; an option of the wrong
+        type, with the type it expects and an example.
     """
     cls = TASKS.get(name)
     valid = {f.name for f in dataclasses.fields(cls)}
@@ -180,6 +182,6 @@ def make(name: str, **options) -> Task:
     if unknown:
         raise ValueError(f"unknown option(s) {sorted(unknown)} for task {name!r}; "
                          f"valid options: {sorted(valid)}")
-    # Options saved as YAML/JSON come back with lists where the dataclass holds tuples.
-    options = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
-    return cls(**options)
+    # YAML/JSON values (lists for tuples, ints for floats, '1e-3' strings) to the field types;
+    # a value of the wrong type is refused here, naming the option, not deep in the task.
+    return cls(**coerce(cls, options, what=f"task {name!r}"))
