@@ -1,11 +1,14 @@
 """``rnnrank`` command line: a thin layer over the library (typer + rich).
 
 Bad input exits with code 2 and one line on stderr (``rnnrank: error: …``), never a traceback.
+Ctrl-C of ``train`` or ``sweep`` exits with code 130 and one line: what was saved, and the
+command that resumes it.
 """
 
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -22,14 +25,65 @@ class BadInput(Exception):
     """Raised for user errors: reported as one line, exit code 2."""
 
 
+class Interrupted(Exception):
+    """Raised for Ctrl-C of long work: its message (what was saved, how to resume) is reported
+    as one line, exit code 130."""
+
+
 def _parse_options(pairs: list[str] | None, flag: str) -> dict:
     options = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise BadInput(f"{flag} expects KEY=VALUE, got {pair!r} (e.g. {flag} n_bits=3)")
-        options[key.strip()] = yaml.safe_load(value)
+        try:
+            options[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or type(exc).__name__
+            raise BadInput(f"{flag} {pair!r}: the value is not valid YAML ({problem}); quote "
+                           f"a string or write a list as [1, 2]") from None
     return options
+
+
+def _command_line(ctx: typer.Context, *, drop: tuple[str, ...] = ()) -> str:
+    """The command that repeats this one: its arguments and the options it was given other than
+    their defaults (except those named in ``drop``), quoted for a POSIX shell."""
+    words = ctx.command_path.split()
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if param.name in drop or value is None or value == param.default:
+            continue
+        if param.param_type_name == "argument":
+            words.append(str(value))
+        elif getattr(param, "is_flag", False):
+            if value or param.secondary_opts:
+                words.append(param.opts[0] if value else param.secondary_opts[0])
+        else:
+            for v in value if getattr(param, "multiple", False) else [value]:
+                words += [param.opts[0], str(v)]
+    return shlex.join(words)
+
+
+def _interrupted_run(out: Path, steps: int, checkpoint_every: int, resume: str) -> str:
+    """The line of a Ctrl-C'd training run: where it stopped, what its directory keeps (up to
+    the last checkpoint: a resume redoes the updates after it), and the command that resumes."""
+    from rnnrank.store.run_dir import RunDir
+
+    run = RunDir(out)
+    at = run.read_status().get("step") if run.is_run() else None
+    where = "before training started" if at is None else f"at update {at} of {steps}"
+    checkpoint = run.load_checkpoint() if run.is_run() else None
+    if checkpoint is not None:
+        # a completed run's checkpoint (one being extended) is one past its last update
+        kept = int(checkpoint["steps_done"] if checkpoint.get("completed") else checkpoint["step"])
+        saved = (f"{out} keeps every update up to {kept} (its last checkpoint; "
+                 f"{int(checkpoint['n_snapshots'])} snapshots)")
+    elif run.is_run():
+        saved = (f"{out} has no checkpoint yet (the first comes at update {checkpoint_every}, "
+                 "set by --checkpoint-every), so a resume starts at update 0")
+    else:
+        saved = "nothing was saved"
+    return f"interrupted {where}; {saved}; resume with: {resume}"
 
 
 def _emit(summary: dict, as_json: bool) -> None:
@@ -111,6 +165,7 @@ PAPERS = ("schuessler2020", "pellegrino2023", "liu2024")
 @app.command(epilog="Example: rnnrank train --task flipflop --n-rec 256 --gain 1.5 --rule bptt "
              "--steps 2000 --record-every 10 --seed 0 --out runs/ff")
 def train(
+    ctx: typer.Context,
     out: Annotated[Path, typer.Option(help="Run directory (resumed if it holds this run).")],
     task: Annotated[str, typer.Option(help=f"Registered task: {', '.join(TASK_NAMES)}.")]
     = "flipflop",
@@ -186,8 +241,12 @@ def train(
         restore_best=restore_best, flossing=floss_opts if flossing else None, dtype=dtype,
         device=device)
     model, task_obj, config, hooks = build_run(options)
-    summary = _train_and_summarise(model, task_obj, config, out=out, as_json=as_json,
-                                   hooks=hooks, overwrite=overwrite, threads=threads)
+    try:
+        summary = _train_and_summarise(model, task_obj, config, out=out, as_json=as_json,
+                                       hooks=hooks, overwrite=overwrite, threads=threads)
+    except KeyboardInterrupt:  # the trainer has written status "interrupted" and its metrics
+        raise Interrupted(_interrupted_run(out, steps, checkpoint_every, _command_line(
+            ctx, drop=("overwrite",)))) from None
     _emit(summary, as_json)
 
 
@@ -484,15 +543,17 @@ def _warn(message: str) -> None:
 
 
 def _warn_about_layout(rec, as_json: bool) -> None:
-    """Say what is fitted ([time, trial, neuron]) and warn when the axes look swapped."""
+    """Say what is fitted ([time, trial, neuron]) and warn when the axes look swapped (by
+    content, not sizes: rnnrank.fitting.recording.suspect_layout)."""
+    from rnnrank.fitting.recording import suspect_layout
+
     T, K, n = rec.shape
     if not as_json:
         print(f"fitting {T} time bins × {K} trials × {n} neurons "
               f"({'spike counts' if rec.is_counts else 'rates'})", file=sys.stderr)
-    if T < 5 or (T < n and K < n):
-        print(f"rnnrank: warning: the recording has {T} time bins and {K} trials but {n} "
-              "neurons; rnnrank reads data as [time, trial, neuron]: are the axes swapped?",
-              file=sys.stderr)
+    warning = suspect_layout(rec)
+    if warning is not None:
+        _warn(warning)
 
 
 def _cross_validate_with_progress(rr, rec, ranks, scheme, seeds, kw, *, show: bool):
@@ -535,6 +596,7 @@ def _parse_ranks(text: str) -> list[int]:
 @app.command(epilog="Example: rnnrank sweep sweep.yaml --out runs/sweep  (add --backend slurm "
              "--partition gpu --time 60, or --backend ray --address auto)")
 def sweep(
+    ctx: typer.Context,
     spec: Annotated[Path, typer.Argument(help="Sweep spec (YAML): train:/fit:/analyze:, grid:, "
                                          "runs:.")],
     out: Annotated[Path, typer.Option(help="Sweep directory (re-running resumes it).")],
@@ -563,18 +625,24 @@ def sweep(
         options = dict(address=address, cpus_per_job=cpus_per_job)
     before = _updates_done(out)
     t0 = time.perf_counter()
-    table = run_sweep(spec, out, backend=backend, workers=workers, progress=not as_json,
-                      **options)
+    try:
+        table = run_sweep(spec, out, backend=backend, workers=workers, progress=not as_json,
+                          **options)
+    except KeyboardInterrupt:
+        raise Interrupted(_interrupted_sweep(out, _command_line(ctx))) from None
     seconds = time.perf_counter() - t0
     table.to_csv(out / "table.csv", index=False)
     counts = table["status"].value_counts().to_dict()
     summary = {"sweep": str(out), "runs": len(table), **{k: int(v) for k, v in counts.items()},
+               "already_complete": table.attrs["already_complete"],
+               "run_now": table.attrs["run_now"],
                "table": str(out / "table.csv"), "seconds": round(seconds, 2)}
-    if "layout" in table.attrs:
+    if "layout" in table.attrs and table.attrs["run_now"]:
         n_workers, n_threads = table.attrs["layout"]
         summary["workers"] = f"{n_workers} process(es) × {n_threads} torch thread(s)"
-    if "steps_done" in table:
-        trained = float(table["steps_done"].fillna(0).sum()) - before
+    trained = (float(table["steps_done"].fillna(0).sum()) - before
+               if "steps_done" in table else 0.0)
+    if trained > 0:  # a re-run of a finished sweep trains nothing: no throughput to report
         summary["network_updates_per_second"] = round(trained / max(seconds, 1e-9), 1)
     failed = table[table["status"] == "failed"]
     if len(failed):
@@ -602,6 +670,17 @@ def sweep_report(
     _emit(report_fn(path, out), as_json)
 
 
+def _interrupted_sweep(out: Path, resume: str) -> str:
+    """The line of a Ctrl-C'd sweep: how many runs are finished (kept), and how to resume."""
+    from rnnrank.sweep.runner import finished_runs
+
+    done, total = finished_runs(out)
+    if not total:
+        return f"interrupted before any run started; start again with: {resume}"
+    return (f"interrupted; {done} of {total} runs finished in {out} (kept; the others resume "
+            f"from their last checkpoint); resume with: {resume}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning user errors into one line and exit code 2."""
     from rnnrank.learning.trainer import TrainingDiverged
@@ -613,6 +692,9 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except typer.Abort:
         print("rnnrank: aborted", file=sys.stderr)
+        return 130
+    except Interrupted as exc:
+        print(f"rnnrank: {exc}", file=sys.stderr)
         return 130
     except (BadInput, ValueError, FileNotFoundError, NotADirectoryError) as exc:
         print(f"rnnrank: error: {exc}", file=sys.stderr)

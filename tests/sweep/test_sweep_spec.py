@@ -38,7 +38,8 @@ def test_names_ignore_steps_so_a_longer_rerun_extends_the_same_run():
 def test_rnnrank_train_takes_every_option_of_the_run_schema_with_its_default():
     """The command line, a sweep's train: section and the schema name the same options."""
     params = inspect.signature(cli_train).parameters
-    cli_only = ("out", "overwrite", "as_json", "threads")  # where and how, not what the run is
+    # where and how, not what the run is (ctx: typer's context, for the resume command)
+    cli_only = ("ctx", "out", "overwrite", "as_json", "threads")
     # list-valued CLI spellings of schema options
     spelled = {"task_option": "task_options", "rule_option": "rule_options",
                "flossing_option": "flossing"}

@@ -51,7 +51,8 @@ def run_local(jobs: list[dict], *, workers: int | None, on_result: OnResult) -> 
     Each worker gets ``cores // workers`` torch threads. A worker that dies (killed, out of
     memory) fails only its own job's runs. Workers are spawned (fresh interpreters: each
     imports torch, a few seconds); from a script read on stdin, which they cannot re-import,
-    the jobs run in this process.
+    the jobs run in this process. Ctrl-C stops the workers too (``_stop_workers``) and
+    re-raises: their runs resume from their last checkpoints.
     """
     workers, threads = local_layout(len(jobs), workers)
     results: list[dict] = []
@@ -63,16 +64,41 @@ def run_local(jobs: list[dict], *, workers: int | None, on_result: OnResult) -> 
         return results
     import multiprocessing as mp
 
+    ours = {c.pid for c in mp.active_children()}  # children this pool did not start
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"),
                              initializer=_set_threads, initargs=(threads,)) as pool:
         futures = {pool.submit(run_job, job): job for job in jobs}
-        for fut in as_completed(futures):
-            exc = fut.exception()
-            res = (fut.result() if exc is None
-                   else record_failure(futures[fut], f"worker died: {type(exc).__name__}: {exc}"))
-            results.extend(res)
-            on_result(res)
+        try:
+            for fut in as_completed(futures):
+                exc = fut.exception()
+                res = (fut.result() if exc is None else record_failure(
+                    futures[fut], f"worker died: {type(exc).__name__}: {exc}"))
+                results.extend(res)
+                on_result(res)
+        except KeyboardInterrupt:
+            _stop_workers([c for c in mp.active_children() if c.pid not in ours])
+            raise
     return results
+
+
+def _stop_workers(workers, grace: float = 1.0) -> None:
+    """End a Ctrl-C'd pool's workers now instead of at the end of their jobs.
+
+    A terminal's Ctrl-C reaches the workers too, and each trainer records its run as
+    interrupted; but a worker then takes its next queued job, and the pool's shutdown would wait
+    for every job already handed out. So: ``grace`` seconds for those records, then SIGTERM.
+    A run cut off there reads as killed and resumes from its last checkpoint, like after kill -9.
+    """
+    import time
+
+    deadline = time.monotonic() + grace
+    try:
+        for worker in workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+    finally:  # a second Ctrl-C during the grace ends them at once
+        for worker in workers:
+            if worker.is_alive():
+                worker.terminate()
 
 
 def local_layout(n_jobs: int, workers: int | None = None) -> tuple[int, int]:

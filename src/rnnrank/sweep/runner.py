@@ -10,11 +10,11 @@ from __future__ import annotations
 from contextlib import nullcontext
 from pathlib import Path
 
-from ..store.atomic import write_json_atomic, write_yaml_atomic
+from ..store.atomic import read_json, write_json_atomic, write_yaml_atomic
 from .backends import available_cores, execute, local_layout
 from .collect import collect
-from .planner import plan, run_dir
-from .spec import SweepSpec, load_spec
+from .planner import is_finished, plan, run_dir
+from .spec import RunSpec, SweepSpec, load_spec
 
 
 def run_sweep(spec: str | Path | dict | SweepSpec, out: str | Path, *, backend: str = "local",
@@ -33,8 +33,10 @@ def run_sweep(spec: str | Path | dict | SweepSpec, out: str | Path, *, backend: 
         progress: a rich progress bar over the sweep's runs.
 
     Returns:
-        ``collect(out)``: a pandas DataFrame, one row per run; for the local backend
-        ``table.attrs["layout"]`` is the (worker processes, torch threads each) it ran with.
+        ``collect(out)``: a pandas DataFrame, one row per run; ``table.attrs["already_complete"]``
+        counts the runs finished (completed or diverged) before this call, which it skipped,
+        ``table.attrs["run_now"]`` those it ran; for the local backend ``table.attrs["layout"]``
+        is the (worker processes, torch threads each) it ran with.
     """
     spec = spec if isinstance(spec, SweepSpec) else load_spec(spec)
     runs = spec.expand()
@@ -53,9 +55,22 @@ def run_sweep(spec: str | Path | dict | SweepSpec, out: str | Path, *, backend: 
     if (out / "groups").is_dir() and not any((out / "groups").iterdir()):
         (out / "groups").rmdir()
     table = collect(out)
+    table.attrs["already_complete"], table.attrs["run_now"] = len(runs) - todo, todo
     if backend == "local":
         table.attrs["layout"] = local_layout(len(jobs), n_workers)  # (processes, threads)
     return table
+
+
+def finished_runs(out: str | Path) -> tuple[int, int]:
+    """(finished, total) runs of the sweep directory ``out``, counted as the planner does (a
+    completed run to its steps, or a diverged one); (0, 0) before its plan.json is written."""
+    out = Path(out)
+    if not (out / "plan.json").exists():
+        return 0, 0
+    runs = read_json(out / "plan.json")["runs"]
+    done = sum(is_finished(RunSpec(r["kind"], r["options"], r.get("overrides", {})),
+                           out / r["dir"]) for r in runs)
+    return done, len(runs)
 
 
 def default_workers(runs) -> int:
