@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import os
 import shutil
 import subprocess
@@ -46,34 +45,11 @@ import torch
 import rnnrank as rr
 from rnnrank.sweep import run_sweep
 from rnnrank.sweep.backends import available_cores
+from rnnrank.sweep.throughput import gemm_peak
 
 N, B, DT, DURATION = 256, 32, 0.5, 50.0
 GAINS, SEEDS = (0.0, 0.6, 1.2, 1.8), (0, 1, 2, 3)
 TASK = {"n_bits": 2, "memory": "last", "duration": DURATION}  # Schuessler's variant
-
-
-def _gemm_rate(seconds: float, q) -> None:
-    torch.set_num_threads(1)
-    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
-    a @ b
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        a @ b
-        n += 1
-    q.put(2 * 1024**3 * n / (time.perf_counter() - t0) / 1e9)
-
-
-def gemm_peak(seconds: float = 2.0) -> float:
-    """All-core fp32 GFLOP/s: one single-threaded process per core, summed."""
-    ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    procs = [ctx.Process(target=_gemm_rate, args=(seconds, q)) for _ in range(available_cores())]
-    for p in procs:
-        p.start()
-    rates = [q.get() for _ in procs]
-    for p in procs:
-        p.join()
-    return sum(rates)
 
 
 def flops_per_update(T: int) -> float:

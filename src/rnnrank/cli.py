@@ -438,8 +438,9 @@ def fit(
     ranks: Annotated[str, typer.Option(help="Ranks for --cv: 1-8, 1..8 or 1,2,4.")] = "1-5",
     scheme: Annotated[str, typer.Option(help="CV scheme: blocks, trials or neurons.")]
     = "blocks",
-    seeds: Annotated[int, typer.Option(help="Seeds (fits per rank; CV splits: ≥ 3 for the "
-                                             "one-standard-error rule).")] = 1,
+    seeds: Annotated[int | None, typer.Option(
+        help="Seeds: fits kept best-of for a plain fit (default 1); CV splits with --cv "
+        "(default 3, the fewest that give the standard error the rank rule needs).")] = None,
     n_rec: Annotated[int, typer.Option(help="Neurons N of the fitted network.")] = 100,
     loss: Annotated[str, typer.Option(help="mse (rates), poisson (counts) or gamma.")] = "mse",
     alpha: Annotated[float, typer.Option(help="dt/τ of the fitted dynamics per bin.")] = 0.2,
@@ -472,6 +473,7 @@ def fit(
         raise BadInput(f"--loss: loss must be one of {LOSSES}, got {loss!r}")
     if rank < 1:
         raise BadInput(f"--rank must be ≥ 1, got {rank}")
+    seeds = seeds if seeds is not None else (3 if cv else 1)
     if seeds < 1:
         raise BadInput(f"--seeds must be ≥ 1, got {seeds}")
     nwb_options = {k: v for k, v in dict(align_to=align_to, before=before, after=after,

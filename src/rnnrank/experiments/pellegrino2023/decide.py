@@ -27,6 +27,7 @@ from ...analysis import select_cp_rank
 from ...fitting import oracle_budget, split_masks
 from ...fitting.crossval import cp_baseline, mean_baseline, one_se_rule, paired_difference
 from ...stats import mean_se
+from ...sweep.throughput import gemm_peak, share_of_peak
 from . import claims as V
 from . import grid, measures, recordings
 from .recordings import learning_oracle
@@ -51,10 +52,32 @@ def _summary(cells: dict) -> dict:
                      for r, c in byr.items()} for n, byr in cells.items()}
 
 
-def _weights_claims(setup, arrays, say) -> dict:
-    """Claims (i) and (ii)'s teacher side: held-out CP errors and named ranks."""
+def _cached(path, compute):
+    """``compute()``'s JSON-ready result, kept in ``path`` (deterministic parts of a run: a
+    rerun of a finished reproduction does not redo them)."""
+    import json
+
+    if path.exists():
+        return json.loads(path.read_text())
+    value = compute()
+    path.write_text(json.dumps(value))
+    return value
+
+
+def _weights_claims(setup, arrays, say, out) -> tuple[dict, object]:
+    """Claims (i) and (ii)'s teacher side: held-out CP errors and named ranks (cached in
+    ``out/weights.json``), and the CP decomposition of ΔW at the named rank."""
+    from ...analysis import cp_decompose
+
     W = arrays["W"]
     delta = torch.as_tensor(W - W[:1])[1:].double()  # ΔW(0) = 0 carries no direction
+    wc = _cached(out / "weights.json",
+                 lambda: _weights_numbers(setup, W, delta, arrays["rates"], say))
+    cp = cp_decompose(delta, wc["cp_rank"], n_restarts=setup.cp_restarts, seed=setup.seed)
+    return wc, cp
+
+
+def _weights_numbers(setup, W, delta, rates, say) -> dict:
     centred = torch.as_tensor(W - W.mean(0)).double()
     held = measures.heldout_cp_errors(delta[::setup.cp_every], setup.cp_ranks,
                                       splits=setup.cp_splits, seed=setup.seed)
@@ -63,7 +86,7 @@ def _weights_claims(setup, arrays, say) -> dict:
                          seed=setup.seed)
     sel_c = select_cp_rank(centred, ranks=setup.cp_ranks, n_restarts=setup.cp_restarts,
                            seed=setup.seed)
-    P = measures.activity_basis(arrays["rates"], variance=setup.activity_variance)
+    P = measures.activity_basis(rates, variance=setup.activity_variance)
     restricted = measures.restricted_weights(W, P)
     r_ranks = list(range(1, min(max(setup.ranks), P.shape[1] ** 2) + 1))
     held_r = measures.heldout_cp_errors(restricted[::setup.cp_every], r_ranks,
@@ -80,8 +103,7 @@ def _weights_claims(setup, arrays, say) -> dict:
             "multilinear_centred": list(measures.multilinear_ranks(centred)),
             "activity_dim": int(P.shape[1]),
             "restricted_heldout": {str(r): v for r, v in held_r.items()},
-            "restricted_rank": restricted_rank,
-            "_cp": sel.decompositions[list(sel.ranks).index(cp_rank)]}
+            "restricted_rank": restricted_rank}
 
 
 def _detection(out, setup, task, arrays, rank: int, say, workers, progress) -> list[dict]:
@@ -140,16 +162,24 @@ def fit_and_decide(out, setup, task, arrays, rec, null_rec, seconds: dict, say, 
     say(f"CV at N = {setup.claims_n_rec}: rank {chosen} by learning score, {chosen_err} by "
         f"error {note}")
     t = time.perf_counter()
-    cp_curve = {str(r): [cp_baseline(rec, r, tr, te, seed=i) for i, (tr, te) in
-                         enumerate(splits)] for r in setup.ranks}
+    cp_curve = _cached(out / "cp_baseline.json", lambda: {
+        str(r): [cp_baseline(rec, r, tr, te, seed=i) for i, (tr, te) in enumerate(splits)]
+        for r in setup.ranks})
     seconds["cp_baseline"] = round(time.perf_counter() - t, 1)
     t = time.perf_counter()
-    wc = _weights_claims(setup, arrays, say)
+    wc, cp = _weights_claims(setup, arrays, say, out)
     seconds["weights"] = round(time.perf_counter() - t, 1)
-    cp = wc.pop("_cp")
+    peak = gemm_peak()  # measured now, in this run, after the grid (nothing else computing)
+    flops = grid.grid_flops(cells, rec.shape)
+    throughput = {"grid_seconds": seconds["paper_grid"], "grid_gflop": flops / 1e9,
+                  "gemm_peak_gflops": peak,
+                  "share_of_peak": share_of_peak(flops, seconds["paper_grid"], peak)}
+    say(f"paper grid: {seconds['paper_grid']:.0f} s, {flops / 1e9:.0f} GFLOP of matmul work, "
+        f"{100 * throughput['share_of_peak']:.1f} % of the {peak:.0f} GFLOP/s GEMM peak")
     out_d = {"cv": {"summary": _summary(cells), "chosen_rank": chosen,
                     "chosen_rank_error": chosen_err, "note": note, "data_mean": data_mean,
-                    "cp_baseline": cp_curve, "convergence": grid.convergence(cells)},
+                    "cp_baseline": cp_curve, "convergence": grid.convergence(cells),
+                    "throughput": throughput},
              "weights": wc, "seconds_per_part": seconds}
     if chosen is None:
         v4 = V._v(V.INCONCLUSIVE, note)
@@ -180,10 +210,8 @@ def fit_and_decide(out, setup, task, arrays, rec, null_rec, seconds: dict, say, 
     v3 = V.recovery_verdict(angle, chance["angle_p5"], r2, chance["r2_p95"])
     v2 = V.rank_match_verdict(wc["restricted_rank"], chosen, setup.ranks, v4["verdict"])
     v1 = V.rank_low_verdict(wc["cp_rank"], wc["cp_heldout_error"])
-    t = time.perf_counter()
     points, seconds["detection_grid"] = _detection(out, setup, task, arrays, chosen, say,
                                                    workers, progress)
-    seconds["detection_other"] = round(time.perf_counter() - t - seconds["detection_grid"], 1)
     out_d["null"] = {"learning": null_cell["learning"], "error": null_cell["error"],
                      "invariant": null_cell["invariant"]}
     out_d["learning"] = {"budget_per_split": list(map(float, [

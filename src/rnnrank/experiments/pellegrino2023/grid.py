@@ -8,7 +8,6 @@ read — with the convergence of every fit.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -27,14 +26,25 @@ def fit_spec(name: str, recording: Path, *, ranks, n_recs, splits, max_iter: int
 
 def run_grid(spec: dict, out: Path, *, workers: int | None = None,
              progress: bool = False) -> tuple:
-    """Run (or resume) ``spec`` in ``out``; returns (table, seconds of this call)."""
-    t0 = time.perf_counter()
+    """Run (or resume) ``spec`` in ``out``; returns (table, the grid's wall seconds).
+
+    The wall seconds are read from the run directories (first ``options.json`` written to last
+    ``result.json``), so a resumed or re-read grid reports the time its fits took, not the time
+    of this call; a grid resumed in a later session includes the pause between (an upper
+    bound)."""
     table = run_sweep(spec, out, workers=workers, progress=progress)
     failed = table[table["status"] != "completed"]
     if len(failed):
         raise RuntimeError(f"{len(failed)} fits of {spec['name']} did not complete, e.g. "
                            f"{failed.iloc[0]['path']}: {failed.iloc[0]['message']}")
-    return table, time.perf_counter() - t0
+    return table, wall_span(table)
+
+
+def wall_span(table) -> float:
+    """Seconds from the first fit's start (its options.json) to the last fit's result."""
+    starts = [(Path(p) / "options.json").stat().st_mtime for p in table["path"]]
+    ends = [(Path(p) / "result.json").stat().st_mtime for p in table["path"]]
+    return round(max(ends) - min(starts), 1)
 
 
 def cv_table(table) -> dict:
@@ -60,6 +70,20 @@ def cv_table(table) -> dict:
 def load_fits(cell: dict) -> list[Fit]:
     """The ltrRNN fits of one grid cell, in split order."""
     return [Fit.load(Path(p) / "fit") for p in cell["paths"]]
+
+
+def grid_flops(cells: dict, shape: tuple[int, int, int], n_prep: int = 5) -> float:
+    """Matmul flops of every fit of the grid (both fits of each nested run), from the
+    iterations each used (``rnnrank.fitting.cost``)."""
+    from ...fitting.cost import flops_per_iteration
+
+    T, K, n = shape
+    total = 0.0
+    for N, byr in cells.items():
+        for R, c in byr.items():
+            its = sum(c["iterations"]) + sum(c["invariant_iterations"])
+            total += its * flops_per_iteration(T, K, n, int(N), int(R), n_prep=n_prep)
+    return total
 
 
 def convergence(cells: dict) -> dict:

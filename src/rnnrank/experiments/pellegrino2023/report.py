@@ -145,6 +145,16 @@ def _detection_figure(results: dict, out: Path) -> str:
     return _save(fig, out / "detection.png")
 
 
+def _throughput_lines(t: dict | None) -> list[str]:
+    if not t:
+        return []
+    return [f"The paper grid took {num(t['grid_seconds'], '.0f')} s on this machine: "
+            f"{num(t['grid_gflop'], '.0f')} GFLOP of matmul work, "
+            f"{num(100 * t['share_of_peak'], '.1f')} % of its {num(t['gemm_peak_gflops'], '.0f')}"
+            " GFLOP/s float32 GEMM peak measured in the same run (the fits are bound by "
+            "element-wise work over [T, K, n], which the count leaves out).", ""]
+
+
 def _setup_lines(results: dict) -> list[str]:
     s, t, h = results["setup"], results["teacher"], results["teacher"]["hand_error"]
     p = results["paper"]
@@ -198,6 +208,7 @@ def write_report(results: dict, out: Path, *, cells=None, cp=None, fit=None) -> 
                   f"max_iter = {results['setup']['fit_iter']} (still improving), median "
                   f"{num(c['ltr_iterations_median'], '.0f')} iterations (trial-invariant: "
                   f"{num(c['invariant_iterations_median'], '.0f')}).", "",
+                  *_throughput_lines(cv.get("throughput")),
                   "| N | rank | held-out nMSE | trial-invariant | learning score |",
                   "|---|---|---|---|---|"]
         for n, byr in sorted(cv["summary"].items(), key=lambda x: int(x[0])):

@@ -25,6 +25,7 @@ def build_teacher(setup: Setup, task, path: Path) -> dict:
     if path.exists():
         with np.load(path) as f:
             return {k: f[k] for k in f.files}
+    t0 = time.perf_counter()
     torch.manual_seed(setup.seed)
     model = RateRNN(n_in=task.n_in, n_rec=setup.n_rec, n_out=task.n_out, seed=setup.seed)
     evaluation = teacher.trial_schedule(task, 4 * task.n_targets, seed=setup.seed + 3)
@@ -48,7 +49,8 @@ def build_teacher(setup: Setup, task, path: Path) -> dict:
     arrays = {**learner, "null_rates": null["rates"], "null_error": null["error"],
               "calibration": np.array([pre["steps"], base, curl, lr, onset,
                                        float(pre["converged"])]),
-              "pretrain_curve": np.array(pre["curve"], dtype=np.float64)}
+              "pretrain_curve": np.array(pre["curve"], dtype=np.float64),
+              "seconds": np.array(time.perf_counter() - t0)}
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, **arrays)
     return arrays
@@ -103,7 +105,7 @@ def _run(out: Path, setup: Setup, *, progress: bool, workers: int | None) -> Out
     seconds = {}
     task = make("reach", **setup.task_options())
     arrays = build_teacher(setup, task, out / "teacher.npz")
-    seconds["teacher"] = round(time.perf_counter() - t0, 1)
+    seconds["teacher"] = round(float(arrays["seconds"]), 1) if "seconds" in arrays else None
     steps, base, curl, lr, onset, converged = arrays["calibration"]
     curve = {**hand_curve(arrays, setup), "curl_onset_evaluation": float(onset)}
     say(f"teacher: pretrained {int(steps)} updates (converged {bool(converged)}), baseline "
