@@ -1,7 +1,7 @@
 """rnnrank: how the connectivity of a recurrent network changes while it learns.
 
 Train rate RNNs on neuroscience tasks while recording the whole weight trajectory W(k), and
-measure its structure (DESIGN.md §5)::
+measure its structure (the public interface, docs/index.md)::
 
     import rnnrank as rr
     task = rr.tasks.make("flipflop", n_bits=3)

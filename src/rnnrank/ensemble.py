@@ -1,6 +1,6 @@
 """The ensemble axis E in one place: add it, drop it, pick a member, validate a member index.
 
-Layout (DESIGN.md §4): an ensemble's parameters carry a leading axis E (``W [E, N, N]``),
+Layout (docs/concepts.md): an ensemble's parameters carry a leading axis E (``W [E, N, N]``),
 activity a member axis after time (``[T, E, B, N]``), trajectories one after the snapshot axis
 (``[K, E, N, N]``). A single network (``RateRNN(gain=1.5)``) stores the same arrays without E;
 ``gain=[1.5]`` asks for an ensemble of one and keeps E. Code that works on members converts with

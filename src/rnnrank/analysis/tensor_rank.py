@@ -1,6 +1,6 @@
 """CP decomposition of weight trajectories: ``cp_decompose`` and ``CPDecomposition``.
 
-A weight trajectory ``W [K, N, N]`` (snapshot × post × pre, DESIGN.md §4) is modelled as::
+A weight trajectory ``W [K, N, N]`` (snapshot × post × pre, docs/concepts.md) is modelled as::
 
     W(k) ≈ Σ_r λ_r c_r(k) a_r b_rᵀ
 

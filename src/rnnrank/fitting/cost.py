@@ -4,10 +4,11 @@ One Adam iteration of ``fit_ltr`` (``inputs="span"``, the default) draws the tri
 c = L Z + μ (2·K²·R flops), unrolls the latent state s ∈ R^R of every trial over
 J = n_prep + T − 1 steps — each step two products of [K, R] with â [N, R] (φ(s âᵀ) b̂),
 4·K·N·R flops — maps the n_prep input steps into the network (2·K·R·N each) and reads out every
-recorded bin: φ(s âᵀ) Dᵀ, 2·K·R·N + 2·K·N·n flops per bin. The hand-derived backward pass and autograd's cost about twice
-the forward products, so an iteration is ≈ 3 × the forward count. Element-wise work (φ, the
-loss, masks, the GP factor of c) is left out: the count is the matmul work a GEMM peak could
-do, so a share of that peak says how close a fit comes to it.
+recorded bin: φ(s âᵀ) Dᵀ, 2·K·R·N + 2·K·N·n flops per bin. The hand-derived backward pass
+and autograd's cost about twice the forward products, so an iteration is ≈ 3 × the forward
+count (the forward count is tested against torch's FlopCounterMode). Element-wise work (φ, the
+loss, masks) is left out: the count is the matmul work a GEMM peak could do, so a share of
+that peak says how close a fit comes to it.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The low-tensor-rank RNN of a fit: parameters and the forward pass over all trials at once.
 
 Model (Pellegrino, Cayco-Gajic & Chadwick 2023, NeurIPS), on rnnrank's leaky rate step
-(DESIGN.md §4, ``models/rate_dynamics.step``) with J(k) applied in factorised form:
+(docs/concepts.md, ``models/rate_dynamics.step``) with J(k) applied in factorised form:
 
     x_k[j+1] = (1 − α) x_k[j] + α (J(k) φ(x_k[j]) + U v[j, cond(k)])
     J(k)     = Σ_r c_r(k) â_r b̂_rᵀ          (â_r, b̂_r unit-norm; all scale in c)

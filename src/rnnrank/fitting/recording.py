@@ -1,6 +1,6 @@
 """A recording of neural activity over trials of learning, and its validation.
 
-Layout (DESIGN.md §4, the layout of the reference ltrRNN code of Pellegrino et al. 2023)::
+Layout (docs/concepts.md, the layout of the reference ltrRNN code of Pellegrino et al. 2023)::
 
     data      [T, K, n]   time × trial × neuron; float rates or integer spike counts
     condition [K]         condition (e.g. reach target) of each trial: integers 0..C−1, or

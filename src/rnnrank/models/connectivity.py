@@ -1,6 +1,6 @@
 """Initial connectivity W0 = g·J/√N and the input/readout vectors of rate networks.
 
-Conventions (DESIGN.md §4; Schuessler et al. 2020, NeurIPS, §2):
+Conventions (docs/concepts.md; Schuessler et al. 2020, NeurIPS, §2):
 
 * ``"gaussian"``: J_ij ~ N(0, 1), W0 = g J / √N — spectral radius ≈ g for large N.
 * ``"orthogonal"``: W0 = g Q with Q Haar-orthogonal (every eigenvalue has modulus g).

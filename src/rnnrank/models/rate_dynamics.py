@@ -1,6 +1,6 @@
 """The leaky rate network as pure functions of its parameters: one step, and unrolls over time.
 
-Equation (DESIGN.md §4), Euler-discretised with α = dt/τ::
+Equation (docs/concepts.md), Euler-discretised with α = dt/τ::
 
     x[t+1] = (1 − α) x[t] + α (W φ(x[t]) + U u[t] + b) + σ √α ξ[t],     ξ[t] ~ N(0, I)
     y[t]   = V φ(x[t+1])                                                (t = 0 … T−1)

@@ -1,4 +1,5 @@
-"""``RateRNN``: the leaky rate network of DESIGN.md §4 as a ``torch.nn.Module``, single or ensemble.
+"""``RateRNN``: the leaky rate network of docs/concepts.md as a ``torch.nn.Module``, single or
+ensemble.
 
 The class holds parameters and hyperparameters; the computation lives in ``rate_dynamics``
 (``step``, ``unroll``, ``unroll_states``, ``readout``), which every rule and analysis reuses.
