@@ -282,6 +282,10 @@ def quickstart(
     numbers = json.loads((report / "report.json").read_text())["sections"]
     summary["functional_rank"] = numbers["truncation"]["functional_rank"]
     summary["cp_rank"] = numbers["cp"]["chosen_rank"]
+    if numbers["cp"].get("notes"):
+        summary["cp_rank_notes"] = numbers["cp"]["notes"]
+        for caution in numbers["cp"]["notes"]:
+            _warn(caution)
     summary["report_seconds"] = round(time.perf_counter() - t0, 2)
     summary["report"] = str(report / "index.html")
     _emit(summary, as_json)
@@ -413,6 +417,8 @@ def analyze(
     if tensor_rank:
         summary["tensor_rank"] = tensor_rank_report(run, ranks=rank_list,
                                                     member=member, n_restarts=restarts)
+        for caution in summary["tensor_rank"]["notes"]:
+            _warn(caution)
         if not as_json and not summary["tensor_rank"]["rank_bounds"]:
             summary["tensor_rank"]["rank_bounds"] = (
                 "none applies: the proved bounds need a linear network trained by SGD from "

@@ -69,6 +69,22 @@ class RankSelection:
     min_similarity: float
     decompositions: tuple[CPDecomposition, ...] = field(repr=False)
 
+    @property
+    def notes(self) -> list[str]:
+        """Plain-language cautions about ``best_rank`` for every summary that prints it: the
+        largest rank tried (a larger one may fit better: try more), and restarts that do not
+        find the same components there (the components are not identifiable at that rank)."""
+        out = []
+        if len(self.ranks) > 1 and self.best_rank == int(self.ranks[-1]):
+            out.append(f"the chosen CP rank {self.best_rank} is the largest tried: the rank may "
+                       "be larger (try more ranks)")
+        i = int(np.flatnonzero(self.ranks == self.best_rank)[0])
+        s = float(self.similarity[i])
+        if np.isfinite(s) and s < self.min_similarity:
+            out.append(f"restarts disagree at CP rank {self.best_rank} (similarity {s:.2f} < "
+                       f"{self.min_similarity:g}): its components are not reproducible")
+        return out
+
     def plot(self):
         """Figure with error vs rank (every restart a dot) and similarity vs rank."""
         from matplotlib.figure import Figure  # Agg-safe: no pyplot, no global state

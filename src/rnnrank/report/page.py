@@ -105,11 +105,14 @@ def write_report(run_path: str | Path, out: str | Path | None = None, *,
     title = (f"rnnrank run — {name}, N = {m.get('n_rec')}, g = {_g(gain)}"
              + (f", member {member} of {n_members}" if traj.ensemble else ""))
     glance = _at_a_glance(parts, score_name)
-    opening = _opening(config, traj, parts, score_name, gain)
-    write_text_atomic(out / "index.md", _markdown(title, run_path, opening, glance, parts))
+    caution = training_caution(run_path, config, traj, member)
+    opening = _opening(config, traj, parts, score_name, gain, learned=caution is None)
+    write_text_atomic(out / "index.md",
+                      _markdown(title, run_path, opening, glance, parts, caution))
     write_text_atomic(out / "index.html",
-                      _html(title, run_path, opening, glance, parts, images))
+                      _html(title, run_path, opening, glance, parts, images, caution))
     numbers = {"run": str(run_path), "member": member, "title": title, "opening": opening,
+               "caution": caution,
                "sections": {p.key: {**p.numbers, "seconds": p.seconds} for p in parts}}
     write_text_atomic(out / "report.json", json.dumps(numbers, indent=1, default=float))
     return out
@@ -119,7 +122,32 @@ def _g(value) -> str:
     return "?" if value is None else f"{float(value):g}"
 
 
-def _opening(config: dict, traj, parts, score_name: str, gain) -> str:
+CONVERGED = 0.05  # final / initial training loss (Schuessler et al. 2020's criterion)
+
+
+def training_caution(run_path: Path, config: dict, traj, member: int | None) -> str | None:
+    """What a reader must know before any conclusion: the run stopped before its last update
+    (interrupted, diverged, still running), or the network did not learn (its final training
+    loss is above ``CONVERGED`` of its first). None when it finished and learned."""
+    status = RunDir(run_path).read_status().get("status", "unknown")
+    planned = int(config.get("train", {}).get("steps") or 0)
+    done = int(traj.steps[-1])
+    loss = np.asarray(traj.loss, dtype=np.float64)
+    loss = loss if loss.ndim == 1 else loss[:, member or 0]
+    ratio = float(loss[-1] / loss[0]) if loss[0] > 0 else float("nan")
+    out = []
+    if status != "completed" or (planned and done < planned):
+        out.append(f"this run stopped at update {done} of {planned} (status: {status}); "
+                   "resume it with rnnrank train --out RUN before reading its rank")
+    if not ratio < CONVERGED:
+        out.append(f"the network had not learned the task: its last recorded training loss is "
+                   f"{100 * ratio:.0f} % of its first (converged means below "
+                   f"{100 * CONVERGED:g} %), so what follows describes a network that has not "
+                   "learned, not the connectivity that learning produces")
+    return "; ".join(out) or None
+
+
+def _opening(config: dict, traj, parts, score_name: str, gain, *, learned: bool = True) -> str:
     """The page's first paragraph: what was trained, for how long, and what the headline
     numbers mean (functional rank and participation ratio of ΔW, against N)."""
     m, t, tr = config["model"], config["task"], config.get("train", {})
@@ -141,7 +169,10 @@ def _opening(config: dict, traj, parts, score_name: str, gain) -> str:
                  "along a few directions although all N² weights were free to move (Schuessler "
                  "et al. 2020)." if fr is not None else
                  f" No rank-R truncation of ΔW up to R = {max(n['truncation']['ranks'][:-1])} "
-                 "reaches 5% of the loss without ΔW: learning here is not low rank by that test.")
+                 "reaches 5% of the loss without ΔW: "
+                 + ("learning here is not low rank by that test." if learned else
+                    "but the network had not learned, so this says nothing about the rank of "
+                    "learning."))
     sp = n["spectrum"]
     text += (f" ‖ΔW‖ is {sp['delta_norm'] / max(sp['w0_norm'], 1e-300):.2f} of ‖W0‖, and "
              f"{sp['rank_for_90pct']} singular values carry 90% of its energy.")
@@ -174,8 +205,9 @@ def _md_table(header, rows) -> list[str]:
             *(f"| {' | '.join(r)} |" for r in rows), ""]
 
 
-def _markdown(title, run_path, opening, glance, parts) -> str:
-    lines = [f"# {title}", "", opening, "", f"Run directory: `{run_path}`", "",
+def _markdown(title, run_path, opening, glance, parts, caution=None) -> str:
+    lines = [f"# {title}", "", *([f"> **Caution:** {caution}.", ""] if caution else []),
+             opening, "", f"Run directory: `{run_path}`", "",
              "## At a glance", "",
              *_md_table(("quantity", "value"), glance)]
     for i, p in enumerate(parts, 1):
@@ -195,7 +227,8 @@ border-bottom:1px solid #ddd;padding-bottom:.2em}.caption{color:#444;margin:.3em
 .row{display:flex;flex-wrap:wrap;gap:1.2em;align-items:flex-start}img{max-width:100%;
 height:auto}table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ccc;
 padding:.25em .6em;text-align:left}th{background:#f4f4f4}.note{font-size:.9em;color:#555}
-code{background:#f4f4f4;padding:0 .2em}"""
+code{background:#f4f4f4;padding:0 .2em}.caution{background:#fff4e5;border-left:4px solid #e69500;
+padding:.5em .8em}"""
 
 
 def _html_table(header, rows) -> str:
@@ -205,9 +238,11 @@ def _html_table(header, rows) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _html(title, run_path, opening, glance, parts, images) -> str:
+def _html(title, run_path, opening, glance, parts, images, caution=None) -> str:
     esc = html.escape
-    body = [f"<h1>{esc(title)}</h1>", f"<p class='opening'>{esc(opening)}</p>",
+    body = [f"<h1>{esc(title)}</h1>",
+            *([f"<p class='caution'><b>Caution:</b> {esc(caution)}.</p>"] if caution else []),
+            f"<p class='opening'>{esc(opening)}</p>",
             f"<p>Run directory: <code>{esc(str(run_path))}</code></p>",
             "<h2>At a glance</h2>", _html_table(("quantity", "value"), glance)]
     for i, p in enumerate(parts, 1):

@@ -73,6 +73,7 @@ def tensor_rank_report(run: str | Path, *, ranks=range(1, 11), member: int | Non
                                 for s in selection.similarity],
         "best_rank": int(selection.best_rank),
         "relative_error_at_best_rank": float(best.relative_error),
+        "notes": selection.notes,
         "rank_bounds": applicable_bounds(read_yaml(run / "config.yaml"), w),
     }
     write_text_atomic(out / "tensor_rank.json", json.dumps(summary, indent=1))

@@ -175,20 +175,16 @@ def cp_factors(traj, member, *, ranks, n_restarts: int, seed: int,
                "relative_error": sel.errors[:, 0].tolist(),
                "similarity": [None if np.isnan(v) else float(v) for v in sel.similarity],
                "chosen_rank": int(sel.best_rank), "n_restarts": n_restarts,
-               "min_similarity": float(sel.min_similarity)}
+               "min_similarity": float(sel.min_similarity), "notes": sel.notes}
     rows = [(f"{r}" + (" ← chosen" if r == sel.best_rank else ""), f"{e:.3f}",
              "—" if np.isnan(s) else f"{s:.2f}")
             for r, e, s in zip(sel.ranks, sel.errors[:, 0], sel.similarity, strict=True)]
     note = (f"ΔW(k) stacked over {len(ks)} snapshots: tensor {' × '.join(map(str, tensor.shape))}"
             f" (snapshot × post × pre), {n_restarts} restarts per rank.")
+    for caution in sel.notes:  # the largest rank tried; restarts that disagree
+        note += f" Note: {caution}."
     if sel.best_rank == sel.ranks[-1] and len(sel.ranks) > 1:
-        note += (" The chosen rank is the largest tried: each added component still lowers the "
-                 "error by more than the selection rule's margin (more ranks: rnnrank analyze RUN "
-                 "--tensor-rank --ranks 1-10).")
-    chosen_similarity = sel.similarity[list(sel.ranks).index(sel.best_rank)]
-    if chosen_similarity < sel.min_similarity:  # False for NaN (one restart)
-        note += (f" Restarts disagree at the chosen rank (similarity {chosen_similarity:.2f} < "
-                 f"{sel.min_similarity}): its components are not uniquely determined.")
+        note += " More ranks: rnnrank analyze RUN --tensor-rank --ranks 1-10."
     steps = np.asarray(traj.steps)[ks]
     return Section("cp", "Tensor rank of learning: CP factors of ΔW(k)",
                    "ΔW(k) ≈ Σ_r λ_r c_r(k) a_r b_rᵀ over updates k: each row is one component, its "

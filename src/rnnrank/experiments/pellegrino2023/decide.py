@@ -74,6 +74,9 @@ def _weights_claims(setup, arrays, say, out) -> tuple[dict, object]:
     wc = _cached(out / "weights.json",
                  lambda: _weights_numbers(setup, W, delta, arrays["rates"], say))
     cp = cp_decompose(delta, wc["cp_rank"], n_restarts=setup.cp_restarts, seed=setup.seed)
+    wc["notes"] = ([f"the named CP rank {wc['cp_rank']} is the largest tried: the held-out "
+                    "error still falls at it, so the rank may be larger"]
+                   if wc["cp_rank"] == max(setup.cp_ranks) else [])
     return wc, cp
 
 
@@ -159,6 +162,9 @@ def fit_and_decide(out, setup, task, arrays, rec, null_rec, seconds: dict, say, 
     splits = [split_masks(rec, seed=int(s)) for s in setup.splits]
     data_mean = [mean_baseline(rec, "blocks", sp, "mse") for sp in splits]
     chosen, chosen_err, note = _chosen_rank(main, data_mean)
+    if chosen is not None and chosen == max(setup.ranks):
+        note = (f"the chosen rank {chosen} is the largest of the grid: the rank may be larger "
+                "(the learning score and the error still improve at it)")
     say(f"CV at N = {setup.claims_n_rec}: rank {chosen} by learning score, {chosen_err} by "
         f"error {note}")
     t = time.perf_counter()
@@ -200,6 +206,7 @@ def fit_and_decide(out, setup, task, arrays, rec, null_rec, seconds: dict, say, 
     diffs = np.subtract(main[chosen]["error"], main[chosen]["invariant"])
     spread = float(np.std(diffs, ddof=1))
     score, null = mean_se(main[chosen]["learning"]), mean_se(null_cell["learning"])
+    beyond_null = mean_se(np.subtract(main[chosen]["learning"], null_cell["learning"]))
     v4 = V.learning_verdict(score, null, budget=budget.mean, spread=spread)
     fits = grid.load_fits(main[chosen])
     units = np.arange(rec.shape[2])
@@ -213,7 +220,8 @@ def fit_and_decide(out, setup, task, arrays, rec, null_rec, seconds: dict, say, 
     points, seconds["detection_grid"] = _detection(out, setup, task, arrays, chosen, say,
                                                    workers, progress)
     out_d["null"] = {"learning": null_cell["learning"], "error": null_cell["error"],
-                     "invariant": null_cell["invariant"]}
+                     "invariant": null_cell["invariant"],
+                     "learner_minus_null": list(beyond_null)}
     out_d["learning"] = {"budget_per_split": list(map(float, [
         oracle_budget(torch.as_tensor(oracle), rec, tr, te) for tr, te in splits])),
         "nested_difference": diffs.tolist()}

@@ -217,6 +217,24 @@ def write_report(results: dict, out: Path, *, cells=None, cp=None, fit=None) -> 
                              f"{pm(*row['invariant'][:2], '.4f')} | "
                              f"{pm(*row['learning'][:2], '.3f')} |")
         lines.append("")
+    if "weights" in results:
+        w = results["weights"]
+        lines += ["## The teacher's weights", "",
+                  f"ΔW(k) = W(k) − W(0): CP rank named by the fits' one-SE rule on held-out "
+                  f"entries (every {results['setup']['cp_every']}th trial): **{w['cp_rank']}** "
+                  f"(held-out relative error {num(w['cp_heldout_error'], '.3f')}); multilinear "
+                  f"ranks (trial, post, pre) at 99 % energy (an rnnrank convention): ΔW(k) "
+                  f"{tuple(w['multilinear_delta'])}, W(k) − mean_k W(k) "
+                  f"{tuple(w['multilinear_centred'])}. Restricted to the {w['activity_dim']} "
+                  f"leading PCs of the rates, Pᵀ W(k) P has CP rank **{w['restricted_rank']}** "
+                  "by the same rule (the quantity an ltrRNN's J(k) must carry: the baseline "
+                  "dynamics too). " + " ".join(f"Note: {n}." for n in w.get("notes", [])), ""]
+    null = results.get("null") or {}
+    if "learner_minus_null" in null:
+        d = null["learner_minus_null"]
+        lines += [f"Learning score of the learner minus the null's, paired by split: "
+                  f"{pm(d[0], d[1], '.3f')} (reported beside the rule of claim iv; not a "
+                  "verdict).", ""]
     if fit is not None and cp is not None:
         figs["Fitted c(k) against the teacher's CP trial factors"] = _factors_figure(out, fit,
                                                                                       cp)
