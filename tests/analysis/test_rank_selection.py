@@ -33,3 +33,16 @@ def test_fields_and_plot():
 def test_bad_ranks_raise():
     with pytest.raises(ValueError, match="ranks must be positive integers"):
         select_cp_rank(np.ones((3, 4, 4)), ranks=[0, 1])
+
+
+def test_notes_say_when_the_rank_is_the_top_of_the_range_or_restarts_disagree():
+    x, _, _ = planted(4, noise=0.05, seed=1)
+    top = select_cp_rank(x, ranks=[1, 2], n_restarts=2)  # the planted rank 4 is not tried
+    assert top.best_rank == 2 and any("largest tried" in n for n in top.notes)
+    fine = select_cp_rank(x, ranks=range(1, 7), n_restarts=3)
+    assert fine.best_rank == 4 and fine.notes == []
+    # restarts that disagree at the chosen rank (similarity below the rule's minimum)
+    from dataclasses import replace
+
+    shaky = replace(fine, similarity=np.where(fine.ranks == 4, 0.5, fine.similarity))
+    assert any("restarts disagree at CP rank 4 (similarity 0.50" in n for n in shaky.notes)

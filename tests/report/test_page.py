@@ -150,3 +150,39 @@ def test_the_page_opens_with_what_was_trained_and_lists_every_plotted_rank(repor
     assert numbers["title"].endswith("g = 0.9")  # a number, not a list
     table_ranks = [int(r) for r in re.findall(r"^\| R = (\d+)", md, flags=re.M)]
     assert table_ranks == numbers["sections"]["truncation"]["ranks"]  # each R the curve plots
+
+
+def test_a_run_that_did_not_learn_or_stopped_early_says_so_first(tmp_path):
+    from rnnrank.report.page import training_caution
+    from rnnrank.store.run_dir import RunDir
+
+    class Traj:  # what training_caution reads of a trajectory
+        def __init__(self, steps, loss):
+            self.steps, self.loss = np.array(steps), np.array(loss)
+
+    RunDir(tmp_path).write_status("completed")
+    config = {"train": {"steps": 300}}
+    assert training_caution(tmp_path, config, Traj([0, 300], [1.0, 0.01]), None) is None
+    unlearned = training_caution(tmp_path, config, Traj([0, 300], [1.0, 0.4]), None)
+    assert "had not learned" in unlearned and "40 %" in unlearned
+    RunDir(tmp_path).write_status("interrupted")
+    stopped = training_caution(tmp_path, config, Traj([0, 80], [1.0, 0.01]), None)
+    assert "stopped at update 80 of 300 (status: interrupted)" in stopped
+    # an ensemble: the member's own loss column
+    assert "had not learned" in training_caution(
+        tmp_path, {"train": {"steps": 80}}, Traj([0, 80], [[1.0, 1.0], [0.01, 0.5]]), 1)
+
+
+def test_the_page_of_an_unlearned_run_opens_with_the_caution(tmp_path):
+    run = tmp_path / "ff"
+    task = rr.tasks.make("flipflop", n_bits=2, duration=10.0, dt=DT)
+    model = rr.RateRNN(task.n_in, N, task.n_out, gain=0.9, seed=0, dt=DT)
+    rr.train(model, task, steps=2, lr=1e-3, batch_size=8, record_every=1, seed=0, out=run,
+             progress=False)  # 2 small updates: nowhere near 5 % of the first loss
+    out = write_report(run, batch_size=BATCH, n_trials=1, cp_ranks=range(1, 2), cp_restarts=1)
+    numbers = json.loads((out / "report.json").read_text())
+    assert "had not learned" in numbers["caution"]
+    md = (out / "index.md").read_text()
+    assert md.index("**Caution:**") < md.index(numbers["opening"])
+    assert "not low rank by that test" not in numbers["opening"]
+    assert "class='caution'" in (out / "index.html").read_text()
