@@ -121,6 +121,24 @@ class Reproduction(Protocol):
     def report(self, results: dict, out: Path, **context) -> Path: ...
 
 
+class PaperModules:
+    """The shared half of a ``Reproduction``: ``paper()``, ``quick()`` and ``claims()`` from the
+    subpackage's ``setup`` and ``claims`` modules (class attributes ``setup_module``,
+    ``claims_module``); a subclass writes ``run`` and ``report``."""
+
+    setup_module: ClassVar[Any]
+    claims_module: ClassVar[Any]
+
+    def paper(self) -> Any:
+        return self.setup_module.paper()
+
+    def quick(self) -> Any:
+        return self.setup_module.quick()
+
+    def claims(self, results: dict) -> list[Claim]:
+        return self.claims_module.decided(results)
+
+
 REPRODUCTIONS: Registry[Reproduction] = Registry("paper")
 """Every registered reproduction by the name ``rnnrank reproduce NAME`` takes."""
 

@@ -26,10 +26,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..framework import REPRODUCTIONS, Claim, Outcome
+from ..framework import REPRODUCTIONS, Outcome, PaperModules
 from . import claims as claims
 from . import dynamics as dynamics
 from . import protocol as protocol
+from . import setup as setup
 from .run import arms as arms
 from .run import held_out_loss as held_out_loss
 from .run import initial_model as initial_model
@@ -49,27 +50,19 @@ from .setup import quick as quick
 
 
 @REPRODUCTIONS.register("liu2024")
-class Liu2024:
+class Liu2024(PaperModules):
     """BPTT, e-prop and RFLO from initial connectivity of chosen gain, with and without
     gradient flossing; λ_max before and after."""
 
     title = "Liu, Zhang & Liu 2024 — initial connectivity and bio-plausible learning"
     supports_full = False
-
-    def paper(self) -> Setup:
-        return paper()
-
-    def quick(self) -> Setup:
-        return quick()
+    setup_module, claims_module = setup, claims
 
     def run(self, out: Path, setup: Setup, *, progress: bool = False,
             full: bool = False) -> Outcome:
         from .run import run_arms
 
         return Outcome(run_arms(out, setup, progress=progress))
-
-    def claims(self, results: dict) -> list[Claim]:
-        return claims.decided(results)
 
     def report(self, results: dict, out: Path) -> Path:
         from .report import write_report

@@ -27,9 +27,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..framework import REPRODUCTIONS, Claim, Outcome
+from ..framework import REPRODUCTIONS, Outcome, PaperModules
 from . import claims as claims
 from . import recordings as recordings
+from . import setup as setup
 from . import teacher as teacher
 from .measures import principal_angles as principal_angles
 from .measures import r2_linear_map as r2_linear_map
@@ -45,26 +46,18 @@ from .teacher import hand_error as hand_error
 
 
 @REPRODUCTIONS.register("pellegrino2023")
-class Pellegrino2023:
+class Pellegrino2023(PaperModules):
     """A teacher that learns a curl field, recorded; low-tensor-rank fits read its learning."""
 
     title = "Pellegrino et al. 2023 — low tensor rank learning of neural dynamics"
     supports_full = False
-
-    def paper(self) -> Setup:
-        return paper()
-
-    def quick(self) -> Setup:
-        return quick()
+    setup_module, claims_module = setup, claims
 
     def run(self, out: Path, setup: Setup, *, progress: bool = False, full: bool = False,
             threads: int = 1, workers: int | None = None) -> Outcome:
         from .run import run_all
 
         return run_all(out, setup, progress=progress, threads=threads, workers=workers)
-
-    def claims(self, results: dict) -> list[Claim]:
-        return claims.decided(results)
 
     def report(self, results: dict, out: Path, **context) -> Path:
         from .report import write_report

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..framework import REPRODUCTIONS, Claim, Outcome
+from ..framework import REPRODUCTIONS, Outcome, PaperModules
 from . import claims as claims
+from . import setup as setup
 from .full import reproduce_full as reproduce_full
 from .run import analyse_task as analyse_task
 from .run import collect as collect
@@ -40,17 +41,12 @@ from .setup import quick as quick
 
 
 @REPRODUCTIONS.register("schuessler2020")
-class Schuessler2020:
+class Schuessler2020(PaperModules):
     """Low-rank ΔW on flip-flop, Mante and Romo, the linear theory and the LSTM contrast."""
 
     title = "Schuessler et al. 2020 — the interplay between randomness and structure"
     supports_full = True
-
-    def paper(self) -> Setup:
-        return paper()
-
-    def quick(self) -> Setup:
-        return quick()
+    setup_module, claims_module = setup, claims
 
     def run(self, out: Path, setup: Setup, *, progress: bool = False, full: bool = False,
             **options) -> Outcome:
@@ -61,9 +57,6 @@ class Schuessler2020:
         from .run import run_networks
 
         return Outcome(run_networks(out, setup, progress=progress, **options))
-
-    def claims(self, results: dict) -> list[Claim]:
-        return claims.decided(results)
 
     def report(self, results: dict, out: Path) -> Path:
         from .report import write_report
