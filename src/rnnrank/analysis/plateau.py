@@ -104,7 +104,7 @@ def plateau_test(updates, losses, *, window: float = 0.25, tol: float = 0.05,
 
     Raises:
         ValueError: bad shapes, non-positive losses, parameters out of range, or fewer than 8
-        records in the window.
+            records in the window.
     """
     if not 0 < window <= 1 or not 0 < edge <= 0.5 or tol <= 0 or z <= 0:
         raise ValueError(f"need 0 < window ≤ 1, 0 < edge ≤ 0.5, tol > 0, z > 0; got "

@@ -173,8 +173,8 @@ def make(name: str, **options) -> Task:
     """Build a registered task, e.g. ``make("flipflop", n_bits=3, dt=0.2)``.
 
     Raises:
-        ValueError: unknown task name or option, with the valid choices; an option of the wrong
-        type, with the type it expects and an example.
+        ValueError: unknown task name or option, with the valid choices; an option of the
+            wrong type, with the type it expects and an example.
     """
     cls = TASKS.get(name)
     valid = {f.name for f in dataclasses.fields(cls)}

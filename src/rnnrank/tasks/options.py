@@ -32,7 +32,7 @@ def coerce(cls: type, options: dict, *, what: str) -> dict:
 
     Raises:
         ValueError: ``task 'flipflop' option n_bits expects an integer, got 'abc' (str); e.g.
-        n_bits=3`` for the first value of the wrong type.
+            n_bits=3`` for the first value of the wrong type.
     """
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
