@@ -8,7 +8,7 @@ from ._mpl import new_figure
 
 
 def fit_figure(fit, history: list[tuple[int, float]] | None = None, *, n_units: int = 3,
-               n_trials: int = 3):
+               n_trials: int = 3, others: list | None = None):
     """A Figure of a ``rr.fitting.Fit``: three panels.
 
     Args:
@@ -16,6 +16,9 @@ def fit_figure(fit, history: list[tuple[int, float]] | None = None, *, n_units: 
         history: (iteration, validation loss) pairs as ``fit_ltr(progress=...)`` reports them.
         n_units, n_trials: the units with the largest variance and trials spread evenly over
             the recording, drawn as data (grey) against the fit's prediction (colour).
+        others: trial factors [K, R] of fits from other seeds, matched to this fit's
+            components (``rnnrank.fitting.agreement.seed_agreement``): drawn thin beside c(k),
+            so drift that other seeds do not find shows as noise.
     """
     rec = fit.recording
     data = rec.data.double().numpy()
@@ -38,8 +41,18 @@ def fit_figure(fit, history: list[tuple[int, float]] | None = None, *, n_units: 
              yticks=[])
     ax_d.legend(frameon=False, fontsize=8)
     c, _, _ = fit.factors
-    ax_c.plot(rec.trial_id.numpy(), c.double().numpy(), lw=1.2)
-    ax_c.set(title=f"trial factors c_r(k), R = {fit.rank}", xlabel="trial id", ylabel="c_r(k)")
+    tid = rec.trial_id.numpy()
+    for r in range(fit.rank):
+        ax_c.plot(tid, c.double().numpy()[:, r], lw=1.6, color=f"C{r}",
+                  label=f"c_{r + 1}(k), best seed" if r == 0 else None)
+        for j, m in enumerate(others or []):
+            ax_c.plot(tid, m[:, r], lw=0.8, ls="--", color=f"C{r}", alpha=0.7,
+                      label="other seeds (matched)" if (r, j) == (0, 0) else None)
+    title = f"trial factors c_r(k), R = {fit.rank}"
+    if others:
+        title += f", {len(others) + 1} seeds"
+        ax_c.legend(frameon=False, fontsize=7)
+    ax_c.set(title=title, xlabel="trial id", ylabel="c_r(k)")
     if history:
         it, loss = np.asarray(history, dtype=float).T
         ax_l.plot(it, loss, marker=".", lw=1)
