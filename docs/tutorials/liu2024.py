@@ -22,7 +22,8 @@ import pandas as pd
 import torch
 from IPython.display import Image, Markdown, display
 
-from rnnrank.experiments import liu2024
+from rnnrank.experiments import Claim, liu2024
+from rnnrank.experiments.framework import verdict_table
 
 torch.set_num_threads(2)
 setup = dataclasses.replace(
@@ -37,8 +38,13 @@ print(f"{len(results['networks'])} networks in {results['seconds']:.0f} s")
 # ## Loss and λ_max against the initial gain
 
 # %%
+captions = {
+    "loss_vs_g": "Final held-out loss against the initial gain, per rule (dashed: pre-flossed)",
+    "lyapunov_vs_g": "λ_max of the task-driven network before and after training",
+    "alignment_vs_g": "Cosine of each rule's update with the exact gradient",
+    "loss_curves": "Training loss per rule and gain: has learning finished?"}
 for png in sorted(out.glob("*.png")):
-    display(Markdown(f"**{png.stem}**"))
+    display(Markdown(f"**{captions.get(png.stem, png.stem)}**"))
     display(Image(filename=str(png)))
 
 # %%
@@ -51,9 +57,8 @@ pd.DataFrame(results["summary"])
 # or *inconclusive* when the effect is within the spread.
 
 # %%
-rows = [{"claim": name, **{k: v for k, v in claim.items() if not isinstance(v, (dict, list))}}
-        for name, claim in results["verdicts"].items()]
-pd.DataFrame(rows)
+claims = [Claim.from_dict(c) for c in results["claim_verdicts"]]
+display(Markdown("\n".join(verdict_table(claims))))
 
 # %% [markdown]
 # ## What this size leaves out

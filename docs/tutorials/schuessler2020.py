@@ -15,7 +15,6 @@
 
 # %%
 import dataclasses
-import json
 import tempfile
 from pathlib import Path
 
@@ -23,8 +22,9 @@ import pandas as pd
 import torch
 from IPython.display import Image, Markdown, display
 
-import rnnrank as rr
+from rnnrank.experiments import Claim
 from rnnrank.experiments import schuessler2020 as s20
+from rnnrank.experiments.framework import verdict_table
 
 torch.set_num_threads(2)
 setup = dataclasses.replace(
@@ -43,8 +43,14 @@ print(f"{len(results['networks'])} networks trained and analysed in {results['se
 # R = 0. Only networks that converged enter the means (the authors' gate).
 
 # %%
+captions = {
+    "spectra": "Singular values of ΔW against those of W0, per g",
+    "truncation": "Loss of W0 + [ΔW]_R against the rank R (relative to R = 0), per g",
+    "vs_gain": "Convergence time, ‖ΔW‖, functional rank and the shuffle test against g",
+    "linear": "The linear model against its theory and the authors' simulated points",
+    "ranks_over_training": "Effective rank of ΔW(k) over training"}
 for png in sorted(out.glob("*.png")):
-    display(Markdown(f"**{png.stem}**"))
+    display(Markdown(f"**{captions.get(png.stem, png.stem)}**"))
     display(Image(filename=str(png)))
 
 # %%
@@ -59,8 +65,8 @@ table
 # (too few converged networks, or a grid that cannot show the effect).
 
 # %%
-claims = pd.DataFrame(results["claims"])
-claims[[c for c in ("claim", "task", "g", "paper", "ours", "se", "verdict") if c in claims]]
+claims = [Claim.from_dict(c) for c in results["claim_verdicts"]]
+display(Markdown("\n".join(verdict_table(claims))))
 
 # %% [markdown]
 # ## What this size leaves out
