@@ -23,7 +23,7 @@ import torch
 from IPython.display import Image, Markdown, display
 
 from rnnrank.experiments import Claim, liu2024
-from rnnrank.experiments.framework import verdict_table
+from rnnrank.experiments.framework import verdict_markdown
 
 torch.set_num_threads(2)
 setup = dataclasses.replace(
@@ -58,7 +58,7 @@ pd.DataFrame(results["summary"])
 
 # %%
 claims = [Claim.from_dict(c) for c in results["claim_verdicts"]]
-display(Markdown("\n".join(verdict_table(claims))))
+display(Markdown("\n".join(verdict_markdown(claims))))
 
 # %% [markdown]
 # ## What this size leaves out

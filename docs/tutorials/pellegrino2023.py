@@ -24,7 +24,7 @@ from IPython.display import Image, Markdown, display
 
 from rnnrank.experiments import Claim
 from rnnrank.experiments import pellegrino2023 as p23
-from rnnrank.experiments.framework import verdict_table
+from rnnrank.experiments.framework import verdict_markdown
 
 out = Path(tempfile.mkdtemp(prefix="pellegrino_"))
 results = p23.reproduce(out, quick_run=True)
@@ -54,7 +54,7 @@ for png in sorted(out.glob("*.png")):
 
 # %%
 claims = [Claim.from_dict(c) for c in results["claim_verdicts"]]
-display(Markdown("\n".join(verdict_table(claims))))
+display(Markdown("\n".join(verdict_markdown(claims))))
 
 # %% [markdown]
 # ## What the quick size leaves out

@@ -24,7 +24,7 @@ from IPython.display import Image, Markdown, display
 
 from rnnrank.experiments import Claim
 from rnnrank.experiments import schuessler2020 as s20
-from rnnrank.experiments.framework import verdict_table
+from rnnrank.experiments.framework import verdict_markdown
 
 torch.set_num_threads(2)
 setup = dataclasses.replace(
@@ -66,7 +66,7 @@ table
 
 # %%
 claims = [Claim.from_dict(c) for c in results["claim_verdicts"]]
-display(Markdown("\n".join(verdict_table(claims))))
+display(Markdown("\n".join(verdict_markdown(claims))))
 
 # %% [markdown]
 # ## What this size leaves out

@@ -126,3 +126,13 @@ def test_publish_copies_the_page_and_its_figures_with_links_rewritten(tmp_path):
     assert text.startswith("# Title\n\nCommand: `x`\n")
     assert "![first figure](paper/a.png)" in text
     assert (tmp_path / "docs" / "paper" / "a.png").read_bytes() == b"\x89PNG fake"
+
+
+def test_verdict_markdown_keeps_four_columns_and_lists_the_reasons(tmp_path):
+    from rnnrank.experiments.framework import verdict_markdown
+
+    res = reproduce("_planted", tmp_path)
+    lines = verdict_markdown(res.claims)
+    table = [x for x in lines if x.startswith("|")]
+    assert len(table) == 2 + 3 and all(x.count("|") == 5 for x in table)
+    assert "- **effect b | with a pipe** — opposite" in lines

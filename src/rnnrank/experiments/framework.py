@@ -229,6 +229,14 @@ def verdict_table(claims: Iterable[Claim], *, reasons: bool = True) -> list[str]
     return lines
 
 
+def verdict_markdown(claims: Iterable[Claim]) -> list[str]:
+    """For narrow pages (a notebook's output): the verdict table without its "why" column,
+    then each claim's reason as a bullet below it."""
+    claims = list(claims)
+    return [*verdict_table(claims, reasons=False), "",
+            *(f"- **{c.text or c.key}** — {_cell(c.reason)}" for c in claims if c.reason)]
+
+
 def _cell(x) -> str:
     return num(x).replace("|", "/").replace("\n", " ")
 
