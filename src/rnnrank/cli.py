@@ -280,6 +280,13 @@ def quickstart(
     summary.update({k: v for k, v in run_summary(out).items()
                     if k in ("delta_norm", "w0_norm", "participation_ratio", "rank_for_90pct")})
     numbers = json.loads((report / "report.json").read_text())["sections"]
+    # final_accuracy is the last training snapshot's; the report's fresh test trials give it
+    # beside the untrained network's, with the task's own definition of the score.
+    shown = numbers["task"]
+    summary[f"test_{shown['score_name']}"] = {"trained": shown["score_trained"],
+                                              "untrained": shown["score_initial"]}
+    if shown.get("score_meaning"):
+        summary[f"{shown['score_name']}_is"] = shown["score_meaning"]
     summary["functional_rank"] = numbers["truncation"]["functional_rank"]
     summary["cp_rank"] = numbers["cp"]["chosen_rank"]
     if numbers["cp"].get("notes"):

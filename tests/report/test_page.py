@@ -186,3 +186,55 @@ def test_the_page_of_an_unlearned_run_opens_with_the_caution(tmp_path):
     assert md.index("**Caution:**") < md.index(numbers["opening"])
     assert "not low rank by that test" not in numbers["opening"]
     assert "class='caution'" in (out / "index.html").read_text()
+
+
+def test_the_page_gives_the_seeds_dt_and_noise_it_ran_with(tmp_path):
+    """Non-default seed, dt and σ, so a page that printed constants would fail."""
+    run = tmp_path / "ff"
+    task = rr.tasks.make("flipflop", n_bits=2, duration=10.0, dt=DT)
+    model = rr.RateRNN(task.n_in, N, task.n_out, gain=0.9, seed=3, dt=DT, noise=0.05)
+    rr.train(model, task, steps=3, lr=1e-3, batch_size=8, record_every=1, seed=5, out=run,
+             progress=False)
+    out = write_report(run, batch_size=BATCH, n_trials=1, cp_ranks=range(1, 2), cp_restarts=1)
+    md, page = (out / "index.md").read_text(), (out / "index.html").read_text()
+    for quantity, value in (("seed: W0 (trials and noise)", "3 (5)"),
+                            ("time step dt (time constant τ)", "0.5 (1)"),
+                            ("noise σ per √(unit time)", "0.05")):
+        assert f"| {quantity} | {value} |" in md
+        assert f"<td>{quantity}</td><td>{value}</td>" in page
+    glance = md[md.index("## At a glance"):md.index("## 1.")]
+    assert "deterministic" not in glance  # σ > 0
+
+
+def test_run_settings_of_an_ensemble_member_are_that_members():
+    from rnnrank.report.page import run_settings
+
+    config = {"model": {"seeds": [4, 7], "dt": 0.1, "tau": 2.0, "noise": 0.0},
+              "train": {"seed": 0, "member_seeds": [10, 11]}}
+    assert dict(run_settings(config, member=1)) == {
+        "seed: W0 (trials and noise)": "7 (11)", "time step dt (time constant τ)": "0.1 (2)",
+        "noise σ per √(unit time)": "0 (deterministic network)"}
+
+
+def test_the_score_shown_is_defined_beside_the_untrained_networks(report):
+    _, out, _ = report
+    numbers = json.loads((out / "report.json").read_text())
+    task = numbers["sections"]["task"]
+    # flipflop.py's FlipFlop.score docstring says what the accuracy counts: sign agreement.
+    assert "output sign matches the target" in task["score_meaning"]
+    opening = numbers["opening"]
+    assert "The accuracy is the fraction of masked (time, trial, bit) entries" in opening
+    assert f"(untrained network: {task['score_initial']:.3f})" in opening
+    md = (out / "index.md").read_text()
+    section = md[md.index("## 2. The network doing the task"):md.index("## 3.")]
+    assert ("Accuracy: fraction of masked (time, trial, bit) entries whose output sign matches "
+            "the target") in section
+    assert f"The untrained network scores {task['score_initial']:.3f}" in section
+
+
+def test_a_task_that_does_not_document_its_score_gets_no_definition():
+    from rnnrank.report.sections import score_meaning
+    from rnnrank.tasks.base import TASKS
+
+    assert score_meaning(TASKS.get("sentiment")) is None  # its score() has no docstring
+    assert score_meaning(TASKS.get("sine")).startswith("Masked MSE / masked variance")

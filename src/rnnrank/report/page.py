@@ -104,7 +104,7 @@ def write_report(run_path: str | Path, out: str | Path | None = None, *,
     gain = gains[member or 0] if gains else None
     title = (f"rnnrank run — {name}, N = {m.get('n_rec')}, g = {_g(gain)}"
              + (f", member {member} of {n_members}" if traj.ensemble else ""))
-    glance = _at_a_glance(parts, score_name)
+    glance = _at_a_glance(parts, score_name) + run_settings(config, member)
     caution = training_caution(run_path, config, traj, member)
     opening = _opening(config, traj, parts, score_name, gain, learned=caution is None)
     write_text_atomic(out / "index.md",
@@ -159,8 +159,13 @@ def _opening(config: dict, traj, parts, score_name: str, gain, *, learned: bool 
             f" for {int(traj.steps[-1])} updates of {tr.get('batch_size', '?')} trials; its "
             f"weights W(k) were recorded {len(traj)} times.")
     if n.get("task"):
-        text += (f" On fresh test trials its {score_name} is {n['task']['score_trained']:.3f} "
-                 f"(untrained: {n['task']['score_initial']:.3f}).")
+        tk = n["task"]
+        text += (f" On {tk['test_trials']} fresh test trials its {score_name} is "
+                 f"{tk['score_trained']:.3f} (untrained network: {tk['score_initial']:.3f}) and "
+                 f"its test loss {tk['loss_trained']:.3g} (untrained: {tk['loss_initial']:.3g}).")
+        if tk.get("score_meaning"):  # the task's own definition: what the number counts
+            meaning = tk["score_meaning"]
+            text += f" The {score_name} is the {meaning[:1].lower()}{meaning[1:]}"
     fr = (n.get("truncation") or {}).get("functional_rank")
     if n.get("truncation"):
         text += (f" Functional rank {fr} of {N} means that keeping only the {fr} largest "
@@ -185,6 +190,8 @@ def _at_a_glance(parts, score_name: str) -> list[tuple[str, str]]:
     if n.get("task"):
         rows.append((f"test {score_name}: trained (untrained)",
                      f"{n['task']['score_trained']:.3f} ({n['task']['score_initial']:.3f})"))
+        rows.append(("test loss: trained (untrained)",
+                     f"{n['task']['loss_trained']:.3g} ({n['task']['loss_initial']:.3g})"))
     if n.get("truncation"):
         fr = n["truncation"]["functional_rank"]
         rows.append(("functional rank of ΔW", "—" if fr is None else str(fr)))
@@ -198,6 +205,23 @@ def _at_a_glance(parts, score_name: str) -> list[tuple[str, str]]:
     rows.append(("CP rank of ΔW(k) (chosen)", str(cp["chosen_rank"]) + (
         f" (restarts disagree, similarity {sim:.2f}: not uniquely determined)" if unsure else "")))
     return rows
+
+
+def run_settings(config: dict, member: int | None = None) -> list[tuple[str, str]]:
+    """At-a-glance rows of the settings a number depends on, from the run's ``config.yaml``:
+    the seeds (W0's draw; the trial and noise generators'), the Euler step dt against the time
+    constant τ, and the private noise σ (per √(unit time); 0: deterministic)."""
+    m, tr = config["model"], config.get("train", {})
+    i = member or 0
+    seeds = list(m.get("seeds") or [])
+    member_seeds = tr.get("member_seeds")
+    data_seed = member_seeds[i] if member_seeds else tr.get("seed")
+    noise = float(m.get("noise", 0.0))
+    return [("seed: W0 (trials and noise)",
+             f"{seeds[i] if i < len(seeds) else '?'} ({'?' if data_seed is None else data_seed})"),
+            ("time step dt (time constant τ)", f"{_g(m.get('dt'))} ({_g(m.get('tau', 1.0))})"),
+            ("noise σ per √(unit time)",
+             _g(noise) + (" (deterministic network)" if noise == 0 else ""))]
 
 
 def _md_table(header, rows) -> list[str]:

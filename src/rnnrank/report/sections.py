@@ -8,6 +8,7 @@ ensemble shown is ``member`` (0 by default).
 
 from __future__ import annotations
 
+import inspect
 import time
 from dataclasses import dataclass, field
 
@@ -23,7 +24,7 @@ from ..analysis.truncation import (
     performance_vs_rank,
     snapshot,
 )
-from ..tasks.base import Batch
+from ..tasks.base import Batch, Task
 from . import figures
 
 TRUNCATION_RANKS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 15, 20)
@@ -77,6 +78,17 @@ def learning(traj, metrics, score_name: str, member: int | None) -> Section:
                    (("quantity", "value"), rows), numbers)
 
 
+def score_meaning(task) -> str | None:
+    """What a task's score measures, as the task's own ``score`` docstring states it (its first
+    paragraph on one line, reST markup removed), so the page defines the number it shows; None
+    where the task leaves ``score`` undocumented. ``task``: a Task or a Task class."""
+    method = (task if isinstance(task, type) else type(task)).score
+    if method is Task.score or not method.__doc__:
+        return None
+    first = inspect.cleandoc(method.__doc__).split("\n\n")[0]
+    return " ".join(first.replace("``", "").split())
+
+
 def _first_trials(batch: Batch, n: int) -> Batch:
     return Batch(batch.inputs[:, :n], batch.targets[:, :n], batch.mask[:, :n],
                  {k: v[:n] for k, v in batch.info.items()})
@@ -96,16 +108,21 @@ def task_view(model, task, traj, member, *, batch_size: int, n_trials: int,
     fig = figures.task_outputs(shown.targets.numpy(), shown.mask.numpy(), out[:, 1], out[:, 0],
                                task.dt)
     name = task.score_name.replace("_", " ")
+    meaning = score_meaning(task)
     numbers = {"test_trials": batch.batch_size, "loss_trained": float(loss[1]),
                "score_trained": float(score[1]), "loss_initial": float(loss[0]),
-               "score_initial": float(score[0]), "score_name": task.score_name}
+               "score_initial": float(score[0]), "score_name": task.score_name,
+               "score_meaning": meaning}
     rows = [("trained W(K)", f"{loss[1]:.3g}", f"{score[1]:.3f}"),
             ("untrained W(0)", f"{loss[0]:.3g}", f"{score[0]:.3f}")]
+    note = (f"{name.capitalize()}: {meaning[:1].lower()}{meaning[1:]} The untrained network "
+            f"scores {score[0]:.3f} on the same trials." if meaning else "")
     return Section("task", "The network doing the task",
                    f"Outputs on {shown.batch_size} fresh test trials (shaded: where the loss "
                    "counts): the trained network (colour) should follow the target (dashed) where "
                    "the untrained one (grey) does not.", {"task.png": fig},
-                   (("network", f"test loss ({batch.batch_size} trials)", name), rows), numbers)
+                   (("network", f"test loss ({batch.batch_size} trials)", name), rows), numbers,
+                   note)
 
 
 def truncation(model, task, traj, member, *, batch_size: int, seed: int) -> Section:
